@@ -1,0 +1,293 @@
+// Package records parses and validates Kafka record batches (magic 2).
+//
+// A record batch on the wire and on disk (all integers big-endian):
+//
+//	offset  size  field
+//	     0     8  baseOffset            assigned by the broker; not covered by the CRC
+//	     8     4  batchLength           bytes after this field
+//	    12     4  partitionLeaderEpoch  not covered by the CRC
+//	    16     1  magic                 2
+//	    17     4  crc                   CRC-32C (Castagnoli) of bytes [21, end)
+//	    21     2  attributes            bits 0-2 codec, 3 timestamp type,
+//	                                    4 transactional, 5 control, 6 delete horizon
+//	    23     4  lastOffsetDelta
+//	    27     8  baseTimestamp
+//	    35     8  maxTimestamp
+//	    43     8  producerId
+//	    51     2  producerEpoch
+//	    53     4  baseSequence
+//	    57     4  recordCount
+//	    61     -  records (compressed as a whole when the codec is not none)
+//
+// These offsets are part of the wire format.
+package records
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+// Wire-format constants.
+const (
+	HeaderSize    = 61 // bytes before the first record
+	LogOverhead   = 12 // baseOffset + batchLength
+	crcOffset     = 17
+	attrOffset    = 21
+	maxTsOffset   = 35
+	MagicV2       = 2
+	magicOffset   = 16
+	lengthOffset  = 8
+	epochOffset   = 12
+	countOffset   = 57
+	lastDeltaOffs = 23
+)
+
+// Attribute bits.
+const (
+	CodecMask          = 0x07
+	TimestampTypeBit   = 0x08
+	TransactionalBit   = 0x10
+	ControlBit         = 0x20
+	DeleteHorizonBit   = 0x40
+	NoProducerID       = -1
+	NoSequence         = -1
+	TimestampCreate    = 0
+	TimestampLogAppend = 1
+)
+
+// Codec is a compression codec as numbered in the attributes.
+type Codec int8
+
+const (
+	CodecNone   Codec = 0
+	CodecGzip   Codec = 1
+	CodecSnappy Codec = 2
+	CodecLZ4    Codec = 3
+	CodecZstd   Codec = 4
+)
+
+func (c Codec) String() string {
+	switch c {
+	case CodecNone:
+		return "none"
+	case CodecGzip:
+		return "gzip"
+	case CodecSnappy:
+		return "snappy"
+	case CodecLZ4:
+		return "lz4"
+	case CodecZstd:
+		return "zstd"
+	}
+	return fmt.Sprintf("codec(%d)", int8(c))
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Errors returned by validation. Each wraps one meaning; the broker maps them
+// to Kafka error codes.
+var (
+	ErrCorrupt      = errors.New("records: corrupt batch")       // CORRUPT_MESSAGE
+	ErrInvalid      = errors.New("records: invalid batch")       // INVALID_RECORD
+	ErrUnsupported  = errors.New("records: unsupported magic")   // UNSUPPORTED_FOR_MESSAGE_FORMAT / CORRUPT_MESSAGE
+	ErrShort        = errors.New("records: short batch")         // a truncated batch: end of log on disk
+	ErrControlBatch = errors.New("records: control batch from a client")
+)
+
+// Header is the fixed part of a record batch.
+type Header struct {
+	BaseOffset           int64
+	BatchLength          int32
+	PartitionLeaderEpoch int32
+	Magic                int8
+	CRC                  uint32
+	Attributes           int16
+	LastOffsetDelta      int32
+	BaseTimestamp        int64
+	MaxTimestamp         int64
+	ProducerID           int64
+	ProducerEpoch        int16
+	BaseSequence         int32
+	NumRecords           int32
+}
+
+// Size is the total size of the batch in bytes.
+func (h *Header) Size() int { return int(h.BatchLength) + LogOverhead }
+
+// LastOffset is the offset of the last record of the batch.
+func (h *Header) LastOffset() int64 { return h.BaseOffset + int64(h.LastOffsetDelta) }
+
+// Codec is the batch's compression codec.
+func (h *Header) Codec() Codec { return Codec(h.Attributes & CodecMask) }
+
+// IsTransactional reports the transactional attribute.
+func (h *Header) IsTransactional() bool { return h.Attributes&TransactionalBit != 0 }
+
+// IsControl reports the control attribute.
+func (h *Header) IsControl() bool { return h.Attributes&ControlBit != 0 }
+
+// TimestampType is TimestampCreate or TimestampLogAppend.
+func (h *Header) TimestampType() int {
+	if h.Attributes&TimestampTypeBit != 0 {
+		return TimestampLogAppend
+	}
+	return TimestampCreate
+}
+
+// LastSequence is the sequence number of the last record, wrapping at
+// MaxInt32 as Kafka does.
+func (h *Header) LastSequence() int32 {
+	if h.BaseSequence == NoSequence {
+		return NoSequence
+	}
+	s := int64(h.BaseSequence) + int64(h.LastOffsetDelta)
+	if s > 1<<31-1 {
+		s -= 1 << 31
+	}
+	return int32(s)
+}
+
+// PeekSize returns the total size of the batch that starts b, reading only the
+// first 12 bytes, or ErrShort if b holds fewer than 12 bytes.
+func PeekSize(b []byte) (int, error) {
+	if len(b) < LogOverhead {
+		return 0, ErrShort
+	}
+	l := int32(binary.BigEndian.Uint32(b[lengthOffset:]))
+	if l < HeaderSize-LogOverhead {
+		return 0, fmt.Errorf("%w: batch length %d below the header size", ErrCorrupt, l)
+	}
+	return int(l) + LogOverhead, nil
+}
+
+// ParseHeader decodes the header of the batch that starts b. It checks only
+// that the header is present and the length is sane; it does not verify the
+// CRC (see Validate).
+func ParseHeader(b []byte) (Header, error) {
+	var h Header
+	if len(b) < HeaderSize {
+		if len(b) >= 17 && b[magicOffset] != MagicV2 {
+			return h, fmt.Errorf("%w: magic %d", ErrUnsupported, int8(b[magicOffset]))
+		}
+		return h, ErrShort
+	}
+	h.BaseOffset = int64(binary.BigEndian.Uint64(b[0:]))
+	h.BatchLength = int32(binary.BigEndian.Uint32(b[8:]))
+	h.PartitionLeaderEpoch = int32(binary.BigEndian.Uint32(b[12:]))
+	h.Magic = int8(b[16])
+	if h.Magic != MagicV2 {
+		return h, fmt.Errorf("%w: magic %d", ErrUnsupported, h.Magic)
+	}
+	h.CRC = binary.BigEndian.Uint32(b[17:])
+	h.Attributes = int16(binary.BigEndian.Uint16(b[21:]))
+	h.LastOffsetDelta = int32(binary.BigEndian.Uint32(b[23:]))
+	h.BaseTimestamp = int64(binary.BigEndian.Uint64(b[27:]))
+	h.MaxTimestamp = int64(binary.BigEndian.Uint64(b[35:]))
+	h.ProducerID = int64(binary.BigEndian.Uint64(b[43:]))
+	h.ProducerEpoch = int16(binary.BigEndian.Uint16(b[51:]))
+	h.BaseSequence = int32(binary.BigEndian.Uint32(b[53:]))
+	h.NumRecords = int32(binary.BigEndian.Uint32(b[57:]))
+	if h.BatchLength < HeaderSize-LogOverhead {
+		return h, fmt.Errorf("%w: batch length %d below the header size", ErrCorrupt, h.BatchLength)
+	}
+	return h, nil
+}
+
+// Checksum computes the CRC-32C that the batch b should carry.
+// REQUIRES: len(b) >= HeaderSize.
+func Checksum(b []byte) uint32 { return crc32.Checksum(b[attrOffset:], castagnoli) }
+
+// CheckCRC verifies the stored CRC of the batch that is exactly b.
+func CheckCRC(b []byte) error {
+	if len(b) < HeaderSize {
+		return ErrShort
+	}
+	if got, want := Checksum(b), binary.BigEndian.Uint32(b[crcOffset:]); got != want {
+		return fmt.Errorf("%w: crc32c is %08x, batch says %08x", ErrCorrupt, got, want)
+	}
+	return nil
+}
+
+// Validate checks one batch from a producer, which must be exactly b: its
+// length, magic, CRC-32C, that its record count agrees with its last offset
+// delta, that its codec is known and, for uncompressed batches, that its
+// records parse and fill the batch exactly. Control batches are refused
+// (ErrControlBatch); the broker writes those itself.
+func Validate(b []byte) (Header, error) {
+	h, err := ParseHeader(b)
+	if err != nil {
+		if errors.Is(err, ErrShort) {
+			return h, fmt.Errorf("%w: %d bytes is shorter than a batch header", ErrCorrupt, len(b))
+		}
+		return h, err
+	}
+	if h.Size() != len(b) {
+		return h, fmt.Errorf("%w: batch length %d does not match the %d bytes given", ErrCorrupt, h.Size(), len(b))
+	}
+	if err := CheckCRC(b); err != nil {
+		return h, err
+	}
+	if h.NumRecords <= 0 {
+		return h, fmt.Errorf("%w: record count %d", ErrInvalid, h.NumRecords)
+	}
+	if h.LastOffsetDelta != h.NumRecords-1 {
+		return h, fmt.Errorf("%w: record count %d does not match last offset delta %d", ErrInvalid, h.NumRecords, h.LastOffsetDelta)
+	}
+	if c := h.Codec(); c > CodecZstd {
+		return h, fmt.Errorf("%w: unknown compression codec %d", ErrCorrupt, int8(c))
+	}
+	if h.IsControl() {
+		return h, ErrControlBatch
+	}
+	if h.Codec() == CodecNone {
+		if err := walkRecords(b[HeaderSize:], int(h.NumRecords), nil); err != nil {
+			return h, err
+		}
+	}
+	return h, nil
+}
+
+// SetBaseOffset rewrites the base offset of the batch at b. The CRC does not
+// cover it, so the producer's CRC stays valid (invariant 4).
+func SetBaseOffset(b []byte, offset int64) { binary.BigEndian.PutUint64(b[0:], uint64(offset)) }
+
+// SetPartitionLeaderEpoch rewrites the leader epoch, also outside the CRC.
+func SetPartitionLeaderEpoch(b []byte, epoch int32) {
+	binary.BigEndian.PutUint32(b[epochOffset:], uint32(epoch))
+}
+
+// SetLogAppendTime marks the batch at b as carrying log-append time ts, as
+// Kafka does for message.timestamp.type=LogAppendTime: the timestamp type bit
+// is set, maxTimestamp becomes ts and the CRC is recomputed.
+func SetLogAppendTime(b []byte, ts int64) {
+	attrs := binary.BigEndian.Uint16(b[attrOffset:]) | TimestampTypeBit
+	binary.BigEndian.PutUint16(b[attrOffset:], attrs)
+	binary.BigEndian.PutUint64(b[maxTsOffset:], uint64(ts))
+	binary.BigEndian.PutUint32(b[crcOffset:], Checksum(b))
+}
+
+// Split calls fn for each whole batch in b, in order, with its header. It
+// stops at the first error from fn, or returns ErrShort / ErrCorrupt if b ends
+// in a partial or malformed batch.
+func Split(b []byte, fn func(h Header, batch []byte) error) error {
+	for len(b) > 0 {
+		n, err := PeekSize(b)
+		if err != nil {
+			return err
+		}
+		if n > len(b) {
+			return ErrShort
+		}
+		h, err := ParseHeader(b[:n])
+		if err != nil {
+			return err
+		}
+		if err := fn(h, b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+// Package vfs is the filesystem seam under Chronik's storage. Everything
+// that must survive a crash (segment files, indexes, checkpoints, metadata)
+// is written through FS, so tests can substitute a filesystem that keeps only
+// what was synced and "crash" it (see MemFS).
+//
+// The contract follows the POSIX calls a log needs:
+//   - File.Write appends at the current position (files are opened for
+//     appending or written sequentially); data is durable only after Sync.
+//   - A new directory entry (create, rename, remove) is durable only after
+//     SyncDir on its parent.
+package vfs
+
+import (
+	"io"
+	"os"
+	"sort"
+)
+
+// File is an open file.
+type File interface {
+	io.ReaderAt
+	io.Writer
+	io.Closer
+	// Sync makes every byte written so far durable (fdatasync).
+	Sync() error
+	// Truncate changes the size of the file. The new size is durable only
+	// after Sync.
+	Truncate(size int64) error
+	// Size returns the current size of the file, synced or not.
+	Size() (int64, error)
+	// Name returns the path the file was opened with.
+	Name() string
+}
+
+// FS is a filesystem.
+type FS interface {
+	// OpenFile opens name with os.O_* flags, like os.OpenFile.
+	OpenFile(name string, flag int, perm os.FileMode) (File, error)
+	Remove(name string) error
+	RemoveAll(name string) error
+	Rename(oldname, newname string) error
+	MkdirAll(name string, perm os.FileMode) error
+	// ReadDir returns the names of the entries of a directory, sorted.
+	ReadDir(name string) ([]string, error)
+	// SyncDir makes the entries of directory name durable.
+	SyncDir(name string) error
+	// Stat reports whether name exists, its size and whether it is a directory.
+	Stat(name string) (size int64, isDir bool, err error)
+}
+
+// OS is the real filesystem.
+var OS FS = osFS{}
+
+type osFS struct{}
+
+type osFile struct{ *os.File }
+
+func (f osFile) Size() (int64, error) {
+	fi, err := f.File.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+func (osFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
+	f, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+func (osFS) Remove(name string) error             { return os.Remove(name) }
+func (osFS) RemoveAll(name string) error          { return os.RemoveAll(name) }
+func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
+func (osFS) MkdirAll(name string, perm os.FileMode) error {
+	return os.MkdirAll(name, perm)
+}
+
+func (osFS) ReadDir(name string) ([]string, error) {
+	des, err := os.ReadDir(name)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(des))
+	for i, de := range des {
+		names[i] = de.Name()
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func (osFS) SyncDir(name string) error {
+	d, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func (osFS) Stat(name string) (int64, bool, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return 0, false, err
+	}
+	return fi.Size(), fi.IsDir(), nil
+}
