@@ -1,0 +1,25 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors returned by a Partition. Validation errors from package records
+// (records.ErrCorrupt, ErrInvalid, ErrUnsupported, ErrControlBatch) are
+// returned wrapped, so errors.Is works for them too.
+var (
+	ErrOffsetOutOfRange     = errors.New("log: offset out of range")
+	ErrMessageTooLarge      = errors.New("log: message too large")
+	ErrOutOfOrderSequence   = errors.New("log: out of order sequence number")
+	ErrInvalidProducerEpoch = errors.New("log: invalid producer epoch")
+	ErrClosed               = errors.New("log: partition closed")
+	// ErrStorage wraps every I/O error. Once a write or fsync fails the
+	// partition is failed: every later Append and WaitDurable returns the
+	// same error, like Pebble's LogWriter.
+	ErrStorage = errors.New("log: storage error")
+)
+
+func storageErr(op, name string, err error) error {
+	return fmt.Errorf("%w: %s %s: %w", ErrStorage, op, name, err)
+}

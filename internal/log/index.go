@@ -1,0 +1,205 @@
+package log
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"sync"
+
+	"github.com/chronik-stream/chronik/internal/vfs"
+)
+
+// Index entry widths. Part of the on-disk format.
+const (
+	offsetEntrySize = 8  // relativeOffset uint32 | position uint32
+	timeEntrySize   = 12 // timestamp int64 | relativeOffset uint32
+)
+
+// indexFile is an append-only file of fixed-width entries: the common part of
+// the offset index and the time index. Indexes are caches of the log: they
+// can always be rebuilt from the segment, so they carry no checksum.
+//
+// While its segment is active the whole file is mirrored in mem, and entries
+// are written to the file as they are added (fsynced on roll, on Close and
+// before a recovery point that covers them is written). A sealed index keeps
+// nothing in memory: lookups binary-search the file with ReadAt, so a huge
+// log costs no RAM.
+type indexFile struct {
+	mu    sync.RWMutex
+	f     vfs.File
+	width int
+	mem   []byte // the file's contents while active; nil when sealed
+	n     int    // number of entries
+	seal  bool
+	torn  bool // the file ended in a partial entry when opened
+}
+
+func openIndexFile(fs vfs.FS, path string, width int) (*indexFile, error) {
+	f, err := fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, storageErr("open", path, err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		f.Close()
+		return nil, storageErr("stat", path, err)
+	}
+	x := &indexFile{f: f, width: width, n: int(size) / width, seal: true}
+	x.torn = size%int64(width) != 0
+	return x, nil
+}
+
+// activate loads the file into memory so the segment can append to it.
+func (x *indexFile) activate() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.seal {
+		return nil
+	}
+	buf := make([]byte, x.n*x.width, max(x.n*x.width, 4096))
+	if _, err := x.f.ReadAt(buf, 0); err != nil && len(buf) > 0 {
+		return storageErr("read", x.f.Name(), err)
+	}
+	x.mem = buf
+	x.seal = false
+	if x.torn {
+		if err := x.f.Truncate(int64(x.n * x.width)); err != nil {
+			return storageErr("truncate", x.f.Name(), err)
+		}
+		x.torn = false
+	}
+	return nil
+}
+
+// sealed drops the in-memory copy; lookups read the file from now on.
+// REQUIRES: the file was synced.
+func (x *indexFile) sealed() {
+	x.mu.Lock()
+	x.mem = nil
+	x.seal = true
+	x.mu.Unlock()
+}
+
+func (x *indexFile) len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.n
+}
+
+// entry reads entry i into buf (len >= width). REQUIRES: x.mu held.
+func (x *indexFile) entryLocked(i int, buf []byte) ([]byte, error) {
+	buf = buf[:x.width]
+	if !x.seal {
+		copy(buf, x.mem[i*x.width:])
+		return buf, nil
+	}
+	if _, err := x.f.ReadAt(buf, int64(i*x.width)); err != nil {
+		return nil, storageErr("read", x.f.Name(), err)
+	}
+	return buf, nil
+}
+
+func (x *indexFile) entry(i int, buf []byte) ([]byte, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.entryLocked(i, buf)
+}
+
+// searchLast returns the index of the last entry for which before is true,
+// or -1; before must be true for a prefix of the entries and false after it.
+// It copies that entry into buf.
+func (x *indexFile) searchLast(buf []byte, before func(e []byte) bool) (int, []byte, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	lo, hi := 0, x.n // invariant: entries < lo are before, >= hi are not
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		e, err := x.entryLocked(m, buf)
+		if err != nil {
+			return -1, nil, err
+		}
+		if before(e) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == 0 {
+		return -1, nil, nil
+	}
+	e, err := x.entryLocked(lo-1, buf)
+	return lo - 1, e, err
+}
+
+// append writes entries (a multiple of width bytes) to the file.
+func (x *indexFile) append(e []byte) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if _, err := x.f.Write(e); err != nil {
+		return storageErr("write", x.f.Name(), err)
+	}
+	if !x.seal {
+		x.mem = append(x.mem, e...)
+	}
+	x.n += len(e) / x.width
+	return nil
+}
+
+// truncate keeps the first n entries.
+func (x *indexFile) truncate(n int) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.f.Truncate(int64(n * x.width)); err != nil {
+		return storageErr("truncate", x.f.Name(), err)
+	}
+	x.n = n
+	x.torn = false
+	if !x.seal {
+		x.mem = x.mem[:n*x.width]
+	}
+	return nil
+}
+
+func (x *indexFile) sync() error {
+	if err := x.f.Sync(); err != nil {
+		return storageErr("fsync", x.f.Name(), err)
+	}
+	return nil
+}
+
+func (x *indexFile) close() error { return x.f.Close() }
+
+// Offset index entries map the base offset of a batch, relative to the
+// segment's base offset, to the batch's byte position in the segment.
+
+func putOffsetEntry(b []byte, rel uint32, pos uint32) {
+	binary.BigEndian.PutUint32(b[0:], rel)
+	binary.BigEndian.PutUint32(b[4:], pos)
+}
+
+func offsetEntry(e []byte) (rel, pos uint32) {
+	return binary.BigEndian.Uint32(e[0:]), binary.BigEndian.Uint32(e[4:])
+}
+
+// Time index entries hold the largest timestamp seen so far in the segment
+// and the relative base offset of the batch that carries it.
+
+func putTimeEntry(b []byte, ts int64, rel uint32) {
+	binary.BigEndian.PutUint64(b[0:], uint64(ts))
+	binary.BigEndian.PutUint32(b[8:], rel)
+}
+
+func timeEntry(e []byte) (ts int64, rel uint32) {
+	return int64(binary.BigEndian.Uint64(e[0:])), binary.BigEndian.Uint32(e[8:])
+}
+
+// relOffset converts an absolute offset to one relative to base.
+// REQUIRES: base <= off <= base+MaxInt32 (rolls guarantee it).
+func relOffset(off, base int64) uint32 {
+	d := off - base
+	if d < 0 || d > math.MaxInt32 {
+		panic(fmt.Sprintf("log: offset %d not representable in segment %d", off, base))
+	}
+	return uint32(d)
+}

@@ -1,0 +1,153 @@
+package log
+
+import (
+	"time"
+)
+
+// Group commit. Appenders write to the active segment under the append lock
+// and return; one syncer goroutine per partition fsyncs whatever has been
+// written, then advances the HW to the log end it captured before the fsync
+// and wakes every waiter at once. Concurrent produces share one fsync, and
+// there is no second copy of pending batches: the segment file is the log
+// (invariant 3). acks=0 produces kick the syncer too, so their data becomes
+// visible after the next fsync.
+
+const (
+	// warnSyncDuration: an fsync slower than this is logged (like etcd's).
+	warnSyncDuration = time.Second
+	// checkpointInterval: how often at most the syncer persists the
+	// recovery point between rolls.
+	checkpointInterval = 5 * time.Second
+)
+
+func (p *Partition) kickSyncer() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Partition) runSyncer() {
+	defer close(p.syncerDone)
+	var (
+		ticker   *time.Ticker
+		interval time.Duration
+	)
+	defer func() {
+		if ticker != nil {
+			ticker.Stop()
+		}
+	}()
+	for {
+		iv := p.cfg.Load().FlushInterval
+		if iv != interval {
+			if ticker != nil {
+				ticker.Stop()
+				ticker = nil
+			}
+			if iv > 0 {
+				ticker = time.NewTicker(iv)
+			}
+			interval = iv
+		}
+		var tick <-chan time.Time
+		if ticker != nil {
+			tick = ticker.C
+		}
+		select {
+		case <-p.done:
+			return
+		case <-p.kick:
+			if interval > 0 {
+				continue // sync on the ticker only
+			}
+		case <-tick:
+		}
+		p.syncOnce()
+	}
+}
+
+// syncOnce fsyncs the active segment and advances the synced point and, in
+// the default mode, the HW to the log end captured before the fsync.
+func (p *Partition) syncOnce() {
+	p.vmu.RLock()
+	target, synced, failed := p.leo, p.synced.offset, p.failErr
+	p.vmu.RUnlock()
+	if failed != nil {
+		return
+	}
+	if target.offset <= synced {
+		p.maybeCheckpoint()
+		return
+	}
+	// Every byte below target was written before target was published, to
+	// target.seg or to an older segment, which its roll fsynced.
+	start := time.Now()
+	if err := target.seg.log.Sync(); err != nil {
+		p.fail(storageErr("fsync", target.seg.name(), err))
+		return
+	}
+	if d := time.Since(start); d > warnSyncDuration {
+		p.logger.Warn("slow fsync", "file", target.seg.name(), "duration", d)
+	}
+	p.vmu.Lock()
+	if target.offset > p.synced.offset {
+		p.synced = target
+	}
+	if p.cfg.Load().FlushInterval == 0 {
+		p.advanceHWLocked(target) // invariants 1 and 2: visible only once durable
+	}
+	p.vmu.Unlock()
+	p.maybeCheckpoint()
+}
+
+// maybeCheckpoint persists the synced point as the recovery point if the
+// last one is older than checkpointInterval.
+func (p *Partition) maybeCheckpoint() {
+	p.cpMu.Lock()
+	due := time.Since(p.lastCPTime) >= checkpointInterval
+	p.cpMu.Unlock()
+	if !due {
+		return
+	}
+	p.vmu.RLock()
+	synced := p.synced
+	p.vmu.RUnlock()
+	if err := p.checkpoint(synced, false); err != nil {
+		p.fail(err)
+	}
+}
+
+// checkpoint writes at as the recovery point, unless a later one was
+// written. Index entries below at.pos were written before at was published;
+// unless indexSynced, we fsync the indexes first so the next Open can trust
+// them up to at.pos.
+func (p *Partition) checkpoint(at logPos, indexSynced bool) error {
+	p.cpMu.Lock()
+	defer p.cpMu.Unlock()
+	p.lastCPTime = time.Now()
+	if at.seg == nil || (at.offset == p.lastCheckpoint.offset && at.seg == p.lastCheckpoint.seg && at.pos == p.lastCheckpoint.pos) ||
+		at.offset < p.lastCheckpoint.offset {
+		return nil
+	}
+	if !indexSynced {
+		if err := at.seg.offsets.sync(); err != nil {
+			return err
+		}
+		if err := at.seg.times.sync(); err != nil {
+			return err
+		}
+	}
+	rp := recoveryPoint{
+		segBase:  at.seg.base,
+		pos:      at.pos,
+		offset:   at.offset,
+		maxTs:    at.maxTs,
+		maxTsOff: at.maxTsOff,
+	}
+	if err := writeFileAtomic(p.fs, p.dir, recoveryFile, rp.encode()); err != nil {
+		return err
+	}
+	p.lastCheckpoint = at
+	return nil
+}
