@@ -89,10 +89,10 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Errors returned by validation. Each wraps one meaning; the broker maps them
 // to Kafka error codes.
 var (
-	ErrCorrupt      = errors.New("records: corrupt batch")       // CORRUPT_MESSAGE
-	ErrInvalid      = errors.New("records: invalid batch")       // INVALID_RECORD
-	ErrUnsupported  = errors.New("records: unsupported magic")   // UNSUPPORTED_FOR_MESSAGE_FORMAT / CORRUPT_MESSAGE
-	ErrShort        = errors.New("records: short batch")         // a truncated batch: end of log on disk
+	ErrCorrupt      = errors.New("records: corrupt batch")     // CORRUPT_MESSAGE
+	ErrInvalid      = errors.New("records: invalid batch")     // INVALID_RECORD
+	ErrUnsupported  = errors.New("records: unsupported magic") // UNSUPPORTED_FOR_MESSAGE_FORMAT / CORRUPT_MESSAGE
+	ErrShort        = errors.New("records: short batch")       // a truncated batch: end of log on disk
 	ErrControlBatch = errors.New("records: control batch from a client")
 )
 

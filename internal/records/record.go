@@ -25,8 +25,11 @@ type RecordHeader struct {
 // Records parses the count records in b, the (uncompressed) record section
 // of a batch.
 func Records(b []byte, count int) ([]Record, error) {
-	out := make([]Record, 0, min(count, len(b)/7+1))
-	err := walkRecords(b, count, func(r *Record) { out = append(out, *r) })
+	out := make([]Record, 0, max(min(count, len(b)/7+1), 0))
+	err := walkRecords(b, count, func(r *Record) {
+		out = append(out, *r)
+		r.Headers = nil // the copy owns them: walkRecords reuses r
+	})
 	return out, err
 }
 
