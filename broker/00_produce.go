@@ -1,0 +1,157 @@
+package broker
+
+// Produce: v3-v13.
+//
+// Behavior: each partition's records must be exactly one magic-2 record
+// batch (Kafka's rule for v3+), which internal/log validates (CRC-32C,
+// lengths, count against last offset delta, codec, no control batches,
+// max.message.bytes), deduplicates for idempotent producers and appends
+// under the partition lock. With acks=1 or acks=-1 the response is written
+// only after the fsync that covers every appended batch (invariant 1); the
+// append itself happens in arrival order on the connection's reader, the
+// wait on its writer, so a pipelining client keeps the disk busy. acks=0 is
+// never answered; if it fails, the connection is closed, as Kafka does, so
+// the client notices.
+//
+// Version notes: v13 addresses topics by id (KIP-516). Produce v0-v2 (magic
+// 0/1 message sets) and transactional batches are not accepted yet.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	klog "github.com/chronik-stream/chronik/internal/log"
+	"github.com/chronik-stream/chronik/internal/records"
+)
+
+func init() { regKey(kmsg.Produce, 3, 13, handleProduce) }
+
+func handleProduce(r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	b := r.c.b
+
+	type appended struct {
+		p    *klog.Partition
+		last int64
+		rp   *kmsg.ProduceResponseTopicPartition
+	}
+	var waits []appended
+	failed := false
+
+	badAcks := req.Acks != 0 && req.Acks != 1 && req.Acks != -1
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		// Sized up front: waits keep pointers into this slice.
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(rt.Partitions))
+		var ts *topicState
+		unknown := kerr.UnknownTopicOrPartition.Code
+		if r.version >= 13 {
+			ts = b.topicByID(rt.TopicID)
+			unknown = kerr.UnknownTopicID.Code
+		} else {
+			ts = b.topic(rt.Topic)
+		}
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			fail := func(code int16, err error) {
+				sp.ErrorCode = code
+				if err != nil {
+					sp.ErrorMessage = errMsg(err)
+				}
+				failed = true
+			}
+			p := ts.partition(rp.Partition)
+			switch {
+			case badAcks:
+				fail(kerr.InvalidRequiredAcks.Code, nil)
+			case ts == nil:
+				fail(unknown, nil)
+			case p == nil:
+				fail(kerr.UnknownTopicOrPartition.Code, nil)
+			default:
+				if code, err := checkProduceRecords(rp.Records, req.TransactionID); code != 0 {
+					fail(code, err)
+					break
+				}
+				res, err := p.Append(rp.Records)
+				if err != nil {
+					fail(errorCode(err), err)
+					b.metrics.produceError(ts.meta.Name)
+					break
+				}
+				sp.BaseOffset = res.BaseOffset
+				sp.LogAppendTime = res.LogAppendTime
+				sp.LogStartOffset = res.LogStartOffset
+				if !res.Duplicate {
+					b.metrics.produced(ts.meta.Name, len(rp.Records), res.LastOffset-res.BaseOffset+1)
+				}
+				st.Partitions = append(st.Partitions, sp)
+				waits = append(waits, appended{p: p, last: res.LastOffset, rp: &st.Partitions[len(st.Partitions)-1]})
+				continue
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Acks == 0 {
+		r.noResponse = true
+		if failed {
+			r.c.log.Warn("acks=0 produce failed; closing the connection so the client notices")
+			return nil, errors.New("acks=0 produce failed")
+		}
+		return nil, nil
+	}
+	if len(waits) > 0 {
+		ctx := b.ctx
+		r.wait = func() {
+			for _, w := range waits {
+				if err := w.p.WaitDurable(ctx, w.last); err != nil {
+					w.rp.ErrorCode = errorCode(err)
+					if errors.Is(err, context.Canceled) {
+						w.rp.ErrorCode = kerr.NotLeaderForPartition.Code
+					}
+					w.rp.BaseOffset, w.rp.LogAppendTime = -1, -1
+					w.rp.ErrorMessage = errMsg(err)
+				}
+			}
+		}
+	}
+	return resp, nil
+}
+
+// checkProduceRecords applies the request-level rules Kafka applies before
+// the log sees a batch: exactly one record batch, magic 2, and (until
+// transactions exist) no transactional batches.
+func checkProduceRecords(recs []byte, txnID *string) (int16, error) {
+	n, err := records.PeekSize(recs)
+	if err != nil {
+		return kerr.InvalidRecord.Code, errors.New("produce requests of version 3 and above must contain exactly one record batch")
+	}
+	if n != len(recs) {
+		if n < len(recs) {
+			return kerr.InvalidRecord.Code, errors.New("produce requests of version 3 and above must contain exactly one record batch")
+		}
+		return kerr.CorruptMessage.Code, fmt.Errorf("record batch declares %d bytes but %d were sent", n, len(recs))
+	}
+	h, err := records.ParseHeader(recs)
+	if err != nil {
+		if errors.Is(err, records.ErrUnsupported) {
+			return kerr.InvalidRecord.Code, errors.New("produce requests of version 3 and above must contain record batches of magic 2")
+		}
+		return kerr.CorruptMessage.Code, err
+	}
+	if h.IsTransactional() || txnID != nil {
+		return kerr.InvalidTxnState.Code, errors.New("transactions are not supported by this broker yet")
+	}
+	return 0, nil
+}

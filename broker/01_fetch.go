@@ -1,0 +1,198 @@
+package broker
+
+// Fetch: v4-v17.
+//
+// Behavior: reads whole batches from each partition below its high
+// watermark (invariant 2) — the batch containing the fetch offset first, so
+// an offset inside a batch returns that batch. max_bytes and each
+// partition's max bytes are honoured, except that the first partition with
+// data may return one batch larger than both (KIP-74). When fewer than
+// min_bytes are available the request long-polls: it waits on every
+// requested partition's "high watermark advanced" signal until max_wait.
+// OFFSET_OUT_OF_RANGE for offsets outside [log start, log end].
+//
+// Version notes: fetch sessions (KIP-227, v7+) are answered sessionless:
+// session id 0 tells the client no session was created, so it keeps sending
+// full requests; an unknown session id gets FETCH_SESSION_ID_NOT_FOUND.
+// v13+ addresses topics by id. Without transactions the last stable offset
+// equals the high watermark and there are no aborted transactions. Rack-aware
+// replica selection (v11) has nothing to select on one node.
+
+import (
+	"errors"
+	"math"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	klog "github.com/chronik-stream/chronik/internal/log"
+)
+
+func init() { regKey(kmsg.Fetch, 4, 17, handleFetch) }
+
+func handleFetch(r *request) (kmsg.Response, error) {
+	req := r.kreq.(*kmsg.FetchRequest)
+	b := r.c.b
+	if r.version >= 7 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		switch {
+		case req.SessionID != 0:
+			resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+			return resp, nil
+		case req.SessionEpoch > 0:
+			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+			return resp, nil
+		}
+	}
+
+	maxWait := time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond
+	deadline := time.Now().Add(maxWait)
+	var timer *time.Timer
+	for {
+		// Take the wake-up signals before reading so an append between the
+		// read and the wait is not missed.
+		notify := collectNotify(b, req, r.version)
+		resp, n, hasErr := readFetch(b, req, r.version)
+		remaining := time.Until(deadline)
+		if n >= int(req.MinBytes) || hasErr || remaining <= 0 || len(notify) == 0 {
+			if timer != nil {
+				timer.Stop()
+			}
+			return resp, nil
+		}
+		if timer == nil {
+			timer = time.NewTimer(remaining)
+		}
+		if !waitAny(notify, timer.C, b.ctx.Done()) {
+			return resp, nil // timed out or shutting down: what we have
+		}
+	}
+}
+
+// fetchTopic resolves a request topic by name or, from v13, by id.
+func fetchTopic(b *Broker, rt *kmsg.FetchRequestTopic, version int16) (*topicState, int16) {
+	if version >= 13 {
+		if ts := b.topicByID(rt.TopicID); ts != nil {
+			return ts, 0
+		}
+		return nil, kerr.UnknownTopicID.Code
+	}
+	if ts := b.topic(rt.Topic); ts != nil {
+		return ts, 0
+	}
+	return nil, kerr.UnknownTopicOrPartition.Code
+}
+
+func collectNotify(b *Broker, req *kmsg.FetchRequest, version int16) []<-chan struct{} {
+	var chans []<-chan struct{}
+	for i := range req.Topics {
+		ts, _ := fetchTopic(b, &req.Topics[i], version)
+		for _, rp := range req.Topics[i].Partitions {
+			if p := ts.partition(rp.Partition); p != nil {
+				chans = append(chans, p.Notify())
+			}
+		}
+	}
+	return chans
+}
+
+// readFetch builds one response from what is readable now. It returns the
+// record bytes gathered and whether any partition has an error.
+func readFetch(b *Broker, req *kmsg.FetchRequest, version int16) (*kmsg.FetchResponse, int, bool) {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	budget := math.MaxInt32
+	if version >= 3 && req.MaxBytes >= 0 {
+		budget = int(req.MaxBytes)
+	}
+	total, hasErr := 0, false
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		ts, code := fetchTopic(b, rt, version)
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			p := ts.partition(rp.Partition)
+			switch {
+			case code != 0:
+				sp.ErrorCode = code
+			case p == nil:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				sp.ErrorCode = checkLeaderEpoch(rp.CurrentLeaderEpoch)
+			}
+			if sp.ErrorCode != 0 {
+				hasErr = true
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			limit := min(int(rp.PartitionMaxBytes), budget-total)
+			minOne := total == 0 // KIP-74: only until some partition returned data
+			var res klog.ReadResult
+			var err error
+			if limit > 0 || minOne {
+				res, err = p.Read(rp.FetchOffset, max(limit, 0), minOne)
+			} else {
+				res.LogStartOffset, res.HighWatermark, _ = p.Offsets()
+			}
+			if err != nil {
+				sp.ErrorCode = errorCode(err)
+				hasErr = true
+				if !errors.Is(err, klog.ErrOffsetOutOfRange) {
+					b.log.Warn("fetch read failed", "topic", ts.meta.Name, "partition", rp.Partition, "offset", rp.FetchOffset, "err", err)
+				}
+				res.LogStartOffset, res.HighWatermark, _ = p.Offsets()
+			}
+			sp.HighWatermark = res.HighWatermark
+			sp.LastStableOffset = res.HighWatermark
+			sp.LogStartOffset = res.LogStartOffset
+			sp.RecordBatches = res.Records
+			total += len(res.Records)
+			if len(res.Records) > 0 {
+				b.metrics.fetched(ts.meta.Name, len(res.Records))
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, total, hasErr
+}
+
+// waitAny blocks until one of chans is closed (true), or timeout or done
+// fires (false).
+func waitAny(chans []<-chan struct{}, timeout <-chan time.Time, done <-chan struct{}) bool {
+	if len(chans) == 1 {
+		select {
+		case <-chans[0]:
+			return true
+		case <-timeout:
+		case <-done:
+		}
+		return false
+	}
+	woke := make(chan struct{}, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, ch := range chans {
+		go func(ch <-chan struct{}) {
+			select {
+			case <-ch:
+				select {
+				case woke <- struct{}{}:
+				default:
+				}
+			case <-stop:
+			}
+		}(ch)
+	}
+	select {
+	case <-woke:
+		return true
+	case <-timeout:
+	case <-done:
+	}
+	return false
+}

@@ -1,0 +1,118 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/chronik-stream/chronik/internal/vfs"
+)
+
+// Config configures a Broker. Start from DefaultConfig; New validates it once.
+type Config struct {
+	// NodeID is this broker's node.id. Default 1.
+	NodeID int32
+	// Listen is the host:port the Kafka listener binds ("0.0.0.0:9092").
+	// Port 0 picks a free port (tests); Addr reports it.
+	Listen string
+	// AdvertisedHost and AdvertisedPort are what Metadata tells clients.
+	// An empty host means: the bind host, or 127.0.0.1 when binding all
+	// interfaces (never 0.0.0.0). Port 0 means the bound port.
+	AdvertisedHost string
+	AdvertisedPort int32
+	// DataDir holds the partition logs and metadata. Default "./data".
+	DataDir string
+	// MetricsListen is the host:port of the Prometheus /metrics and
+	// /healthz endpoint; empty disables it.
+	MetricsListen string
+
+	// AutoCreateTopics is auto.create.topics.enable (default true).
+	AutoCreateTopics bool
+	// NumPartitions is num.partitions, for auto-created topics and
+	// CreateTopics with -1 partitions (default 1).
+	NumPartitions int32
+	// FsyncInterval 0 (the default) fsyncs every acknowledged write before
+	// it is acknowledged or visible. A positive interval fsyncs in the
+	// background that often instead, trading durability for speed.
+	FsyncInterval time.Duration
+	// MaxRequestBytes is socket.request.max.bytes (default 100 MiB).
+	MaxRequestBytes int32
+	// BrokerConfigs are static broker configs by their Kafka names
+	// (e.g. "log.segment.bytes"), the defaults for every topic.
+	BrokerConfigs map[string]string
+
+	// Logger receives the broker's logs; nil is slog.Default().
+	Logger *slog.Logger
+	// FS is the filesystem seam; nil is the OS.
+	FS vfs.FS
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		NodeID:           1,
+		Listen:           "0.0.0.0:9092",
+		DataDir:          "./data",
+		AutoCreateTopics: true,
+		NumPartitions:    1,
+		MaxRequestBytes:  100 << 20,
+	}
+}
+
+func (c *Config) validate() error {
+	if c.NodeID < 0 {
+		return fmt.Errorf("broker: node id %d is negative", c.NodeID)
+	}
+	if c.DataDir == "" {
+		return errors.New("broker: data dir is empty")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("broker: listen address %q: %w", c.Listen, err)
+	}
+	if c.NumPartitions < 1 {
+		return fmt.Errorf("broker: num.partitions %d must be at least 1", c.NumPartitions)
+	}
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = 100 << 20
+	}
+	if c.FsyncInterval < 0 {
+		return fmt.Errorf("broker: fsync interval %v is negative", c.FsyncInterval)
+	}
+	if c.AdvertisedHost == "0.0.0.0" || c.AdvertisedHost == "::" {
+		return fmt.Errorf("broker: advertised host %q is not an address clients can reach", c.AdvertisedHost)
+	}
+	if c.AdvertisedPort < 0 || c.AdvertisedPort > 65535 {
+		return fmt.Errorf("broker: advertised port %d out of range", c.AdvertisedPort)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.FS == nil {
+		c.FS = vfs.OS
+	}
+	return nil
+}
+
+// staticBrokerConfigs is what DescribeConfigs reports as the broker's static
+// configuration: what the operator set plus what Config itself decides.
+func (c *Config) staticBrokerConfigs(advHost string, advPort int32) map[string]string {
+	m := make(map[string]string, len(c.BrokerConfigs)+8)
+	for k, v := range c.BrokerConfigs {
+		m[k] = v
+	}
+	m["node.id"] = strconv.Itoa(int(c.NodeID))
+	m["broker.id"] = strconv.Itoa(int(c.NodeID))
+	m["log.dirs"] = c.DataDir
+	m["num.partitions"] = strconv.Itoa(int(c.NumPartitions))
+	m["auto.create.topics.enable"] = strconv.FormatBool(c.AutoCreateTopics)
+	m["socket.request.max.bytes"] = strconv.Itoa(int(c.MaxRequestBytes))
+	m["listeners"] = "PLAINTEXT://" + c.Listen
+	m["advertised.listeners"] = "PLAINTEXT://" + net.JoinHostPort(advHost, strconv.Itoa(int(advPort)))
+	if c.FsyncInterval > 0 {
+		m["log.flush.interval.ms"] = strconv.FormatInt(c.FsyncInterval.Milliseconds(), 10)
+	}
+	return m
+}
