@@ -61,10 +61,12 @@ type Broker struct {
 	ready   atomic.Bool
 }
 
-// topicState is one topic's metadata and its partition logs.
+// topicState is one topic's metadata and its partition logs. It is never
+// changed once published: a change publishes a new one (refreshTopic).
 type topicState struct {
 	meta  meta.Topic
 	parts []*klog.Partition
+	conv  conversion // how produce and fetch convert batches (topics.go)
 }
 
 // New opens the data directory (running recovery for every partition) and
@@ -72,6 +74,9 @@ type topicState struct {
 func New(cfg Config) (*Broker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if err := meta.ValidateBrokerConfigs(cfg.BrokerConfigs); err != nil {
+		return nil, fmt.Errorf("broker: configuration: %w", err)
 	}
 	b := &Broker{
 		cfg:    cfg,
@@ -98,7 +103,7 @@ func New(cfg Config) (*Broker, error) {
 			return klog.Config{}, false
 		}
 		return b.logConfig(t, brokerCfgs), true
-	}, klog.Options{FS: cfg.FS, Logger: b.log})
+	}, klog.Options{FS: cfg.FS, Logger: b.log, OnSync: b.metrics.synced})
 	if err != nil {
 		return nil, fmt.Errorf("broker: opening logs: %w", err)
 	}

@@ -23,6 +23,8 @@ type metrics struct {
 	bytesOut    *prometheus.CounterVec
 	produceErrs *prometheus.CounterVec
 	conns       prometheus.Gauge
+	fsyncs      prometheus.Histogram
+	fsyncBytes  prometheus.Histogram
 	b           *Broker
 }
 
@@ -36,7 +38,9 @@ func newMetrics(b *Broker) *metrics {
 	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chronik_topic_bytes_out_total", Help: "Record batch bytes returned by fetches, by topic."}, []string{"topic"})
 	m.produceErrs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chronik_topic_produce_errors_total", Help: "Partition appends refused, by topic."}, []string{"topic"})
 	m.conns = prometheus.NewGauge(prometheus.GaugeOpts{Name: "chronik_connections", Help: "Open client connections."})
-	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.recordsIn, m.bytesOut, m.produceErrs, m.conns,
+	m.fsyncs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "chronik_fsync_duration_seconds", Help: "Duration of group-commit fsyncs of partition segments (the count is the number of fsyncs).", Buckets: prometheus.ExponentialBuckets(0.00005, 3, 10)})
+	m.fsyncBytes = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "chronik_fsync_batch_bytes", Help: "Bytes made durable by one group-commit fsync.", Buckets: prometheus.ExponentialBuckets(512, 4, 10)})
+	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.recordsIn, m.bytesOut, m.produceErrs, m.conns, m.fsyncs, m.fsyncBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -66,6 +70,14 @@ func (m *metrics) produceError(topic string) { m.produceErrs.WithLabelValues(top
 func (m *metrics) fetched(topic string, bytes int) {
 	m.bytesOut.WithLabelValues(topic).Add(float64(bytes))
 }
+
+func (m *metrics) synced(d time.Duration, bytes int64) {
+	m.fsyncs.Observe(d.Seconds())
+	m.fsyncBytes.Observe(float64(bytes))
+}
+
+// Registry is the broker's Prometheus registry (for embedding and tests).
+func (b *Broker) Registry() *prometheus.Registry { return b.metrics.reg }
 
 func (m *metrics) connOpened() { m.conns.Inc() }
 func (m *metrics) connClosed() { m.conns.Dec() }

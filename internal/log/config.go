@@ -82,6 +82,10 @@ type Options struct {
 	FS     vfs.FS           // nil: vfs.OS
 	Logger *slog.Logger     // nil: slog.Default()
 	Now    func() time.Time // nil: time.Now
+	// OnSync, if set, is called after every fsync of a segment by the group
+	// commit syncer with its duration and the bytes it made durable (for
+	// metrics). It must be cheap and must not call back into the log.
+	OnSync func(d time.Duration, bytes int64)
 }
 
 func (o Options) withDefaults() Options {

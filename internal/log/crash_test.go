@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +49,18 @@ func powerLossRound(t *testing.T, seed uint64) {
 	opts := Options{FS: fs, Logger: testLogger(t)}
 	p, err := Open(dir, "t", 0, cfg, opts)
 	must(t, err)
+	if rng.IntN(3) == 0 {
+		// A disk that fails an fsync at some point: the partition fails,
+		// and what was acknowledged before must still survive.
+		var syncs atomic.Int64
+		failAt := int64(1 + rng.IntN(30))
+		fs.SetHook(func(op vfs.Op, path string) error {
+			if op == vfs.OpSync && syncs.Add(1) >= failAt {
+				return errors.New("injected EIO")
+			}
+			return nil
+		})
+	}
 
 	var (
 		mu      sync.Mutex // held while recording acks and while crashing
@@ -75,7 +88,7 @@ func powerLossRound(t *testing.T, seed uint64) {
 				}
 				b := makeBatch(spec)
 				res, err := p.Append(b)
-				if errors.Is(err, ErrClosed) {
+				if errors.Is(err, ErrClosed) || errors.Is(err, ErrStorage) {
 					return
 				}
 				if err != nil {

@@ -33,7 +33,16 @@ type indexFile struct {
 	n     int    // number of entries
 	seal  bool
 	torn  bool // the file ended in a partial entry when opened
+
+	// summary holds the first entry of every page of a sealed index, built
+	// on the first lookup: a lookup then costs one page read instead of a
+	// read per binary-search probe, for 1/pageEntries of the index in RAM.
+	summary []byte
 }
+
+// pageEntries is how many entries make an index page (4 KiB of offset
+// index entries).
+const pageEntries = 512
 
 func openIndexFile(fs vfs.FS, path string, width int) (*indexFile, error) {
 	f, err := fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
@@ -78,6 +87,7 @@ func (x *indexFile) sealed() {
 	x.mu.Lock()
 	x.mem = nil
 	x.seal = true
+	x.summary = nil
 	x.mu.Unlock()
 }
 
@@ -111,11 +121,63 @@ func (x *indexFile) entry(i int, buf []byte) ([]byte, error) {
 // It copies that entry into buf.
 func (x *indexFile) searchLast(buf []byte, before func(e []byte) bool) (int, []byte, error) {
 	x.mu.RLock()
+	if x.seal && x.summary == nil && x.n > 0 {
+		x.mu.RUnlock()
+		if err := x.buildSummary(); err != nil {
+			return -1, nil, err
+		}
+		x.mu.RLock()
+	}
 	defer x.mu.RUnlock()
-	lo, hi := 0, x.n // invariant: entries < lo are before, >= hi are not
+	if !x.seal || x.summary == nil {
+		return searchEntries(x.mem, x.width, x.n, buf, before, x.entryLocked)
+	}
+	// Find the page, then search inside it.
+	w := x.width
+	np := len(x.summary) / w
+	lo, hi := 0, np
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		e, err := x.entryLocked(m, buf)
+		if before(x.summary[m*w : (m+1)*w]) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == 0 {
+		return -1, nil, nil
+	}
+	page := lo - 1
+	first := page * pageEntries
+	cnt := min(pageEntries, x.n-first)
+	bp := pagePool.Get().(*[]byte)
+	defer pagePool.Put(bp)
+	pb := (*bp)[:cnt*w]
+	if _, err := x.f.ReadAt(pb, int64(first*w)); err != nil {
+		return -1, nil, storageErr("read", x.f.Name(), err)
+	}
+	i, e, err := searchEntries(pb, w, cnt, buf, before, nil)
+	if err != nil || i < 0 {
+		return i, e, err // i < 0 cannot happen: the page's first entry is before
+	}
+	return first + i, e, nil
+}
+
+var pagePool = sync.Pool{New: func() any { b := make([]byte, pageEntries*timeEntrySize); return &b }}
+
+// searchEntries binary-searches n entries of width w held in mem, or read
+// with entry when mem is nil.
+func searchEntries(mem []byte, w, n int, buf []byte, before func(e []byte) bool, entry func(int, []byte) ([]byte, error)) (int, []byte, error) {
+	get := func(i int) ([]byte, error) {
+		if mem != nil || entry == nil {
+			return mem[i*w : (i+1)*w], nil
+		}
+		return entry(i, buf)
+	}
+	lo, hi := 0, n // invariant: entries < lo are before, >= hi are not
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		e, err := get(m)
 		if err != nil {
 			return -1, nil, err
 		}
@@ -128,8 +190,39 @@ func (x *indexFile) searchLast(buf []byte, before func(e []byte) bool) (int, []b
 	if lo == 0 {
 		return -1, nil, nil
 	}
-	e, err := x.entryLocked(lo-1, buf)
-	return lo - 1, e, err
+	e, err := get(lo - 1)
+	if err != nil {
+		return -1, nil, err
+	}
+	buf = buf[:w]
+	copy(buf, e)
+	return lo - 1, buf, nil
+}
+
+// buildSummary reads a sealed index once, keeping the first entry of each
+// page.
+func (x *indexFile) buildSummary() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.summary != nil || !x.seal {
+		return nil
+	}
+	w := x.width
+	pages := (x.n + pageEntries - 1) / pageEntries
+	sum := make([]byte, 0, pages*w)
+	chunk := make([]byte, min(x.n*w, 256*pageEntries*w))
+	for off := 0; off < x.n*w; off += len(chunk) {
+		c := chunk[:min(len(chunk), x.n*w-off)]
+		if _, err := x.f.ReadAt(c, int64(off)); err != nil {
+			return storageErr("read", x.f.Name(), err)
+		}
+		// Chunks are a whole number of pages, so page starts align.
+		for p := 0; p < len(c); p += pageEntries * w {
+			sum = append(sum, c[p:p+w]...)
+		}
+	}
+	x.summary = sum
+	return nil
 }
 
 // append writes entries (a multiple of width bytes) to the file.
@@ -142,6 +235,7 @@ func (x *indexFile) append(e []byte) error {
 	if !x.seal {
 		x.mem = append(x.mem, e...)
 	}
+	x.summary = nil
 	x.n += len(e) / x.width
 	return nil
 }
@@ -155,6 +249,7 @@ func (x *indexFile) truncate(n int) error {
 	}
 	x.n = n
 	x.torn = false
+	x.summary = nil
 	if !x.seal {
 		x.mem = x.mem[:n*x.width]
 	}

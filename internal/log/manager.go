@@ -1,9 +1,11 @@
 package log
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,27 +182,32 @@ func (m *Manager) All() []*Partition {
 }
 
 func sortPartitions(ps []*Partition) {
-	for i := 1; i < len(ps); i++ {
-		for j := i; j > 0 && ps[j].partition < ps[j-1].partition; j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
-	}
+	slices.SortFunc(ps, func(a, b *Partition) int { return cmp.Compare(a.partition, b.partition) })
 }
 
-// DeleteTopic deletes every partition of topic.
+// DeleteTopic deletes every partition of topic. The directories are renamed
+// away under the manager lock, so a Create of the same topic right after
+// starts from an empty log; the files are removed after.
 func (m *Manager) DeleteTopic(topic string) error {
+	var errs []error
+	var doomed []string
+	var owners []*Partition
 	m.mu.Lock()
-	var ps []*Partition
 	for t, p := range m.parts {
-		if t.topic == topic {
-			ps = append(ps, p)
-			delete(m.parts, t)
+		if t.topic != topic {
+			continue
 		}
+		delete(m.parts, t)
+		d, err := p.detach()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		doomed, owners = append(doomed, d), append(owners, p)
 	}
 	m.mu.Unlock()
-	var errs []error
-	for _, p := range ps {
-		errs = append(errs, p.Delete())
+	for i, d := range doomed {
+		errs = append(errs, owners[i].removeDetached(d))
 	}
 	return errors.Join(errs...)
 }

@@ -43,6 +43,7 @@ type Partition struct {
 	fs        vfs.FS
 	logger    *slog.Logger
 	now       func() time.Time
+	onSync    func(time.Duration, int64)
 	cfg       atomic.Pointer[Config]
 
 	mu        sync.Mutex // the append lock
@@ -87,11 +88,11 @@ type ReadResult struct {
 // Dir is the partition's directory.
 func (p *Partition) Dir() string { return p.dir }
 
-// Topic and Partition name the partition.
+// Topic is the partition's topic.
 func (p *Partition) Topic() string { return p.topic }
 
-// Index is the partition number.
-func (p *Partition) Index() int32 { return p.partition }
+// Partition is the partition number.
+func (p *Partition) Partition() int32 { return p.partition }
 
 // Config returns the current configuration.
 func (p *Partition) Config() Config { return *p.cfg.Load() }
@@ -253,6 +254,9 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 				// Kafka's rule: a duplicate batch makes the whole append a
 				// duplicate; nothing is written.
 				res.BaseOffset, res.LastOffset, res.Duplicate = dup.firstOffset, dup.lastOffset, true
+				if cfg.LogAppendTime {
+					res.LogAppendTime = dup.maxTimestamp // the original's
+				}
 				return res, nil
 			}
 		}
@@ -328,7 +332,6 @@ func (p *Partition) maybeIndex(seg *segment, cfg *Config, base, pos int64) error
 	if err := seg.offsets.append(e[:]); err != nil {
 		return err
 	}
-	seg.lastOffsetEntry = base
 	seg.bytesSinceIndex = 0
 	return p.maybeTimeIndex(seg)
 }
@@ -437,12 +440,18 @@ func (p *Partition) WaitDurable(ctx context.Context, offset int64) error {
 // never past the high watermark, at most maxBytes unless minOneBatch is set
 // and the first batch alone is larger (KIP-74: then exactly that batch).
 // An offset below the log start or above the log end is ErrOffsetOutOfRange;
-// one at or above the HW gets no records and no error.
+// one at or above the HW gets no records and no error. A failed partition
+// returns its failure (ErrStorage).
 func (p *Partition) Read(offset int64, maxBytes int, minOneBatch bool) (ReadResult, error) {
 	p.vmu.RLock()
-	segs, hw, leo, closed := p.segs, p.hw, p.leo.offset, p.closed
+	segs, hw, leo, closed, failErr := p.segs, p.hw, p.leo.offset, p.closed, p.failErr
 	p.vmu.RUnlock()
 	res := ReadResult{HighWatermark: hw.offset, LogStartOffset: segs[0].base}
+	if failErr != nil {
+		// Like Kafka's offline log directory: a failed partition serves
+		// nothing (and its Notify channel stays closed).
+		return res, failErr
+	}
 	if closed {
 		return res, ErrClosed
 	}
@@ -588,22 +597,40 @@ func (p *Partition) flushForClose() error {
 // "<dir>.<random>-delete", fsync the parent, then remove it (OpenManager
 // finishes deletions a crash interrupted).
 func (p *Partition) Delete() error {
+	doomed, err := p.detach()
+	if err != nil {
+		return err
+	}
+	return p.removeDetached(doomed)
+}
+
+// detach closes the partition and renames its directory out of the way, so
+// a new partition of the same name can be created at once.
+func (p *Partition) detach() (string, error) {
 	cerr := p.Close()
 	if cerr != nil && !errors.Is(cerr, ErrStorage) {
-		return cerr
+		return "", cerr
 	}
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
-	doomed := p.dir + "." + hex.EncodeToString(rnd[:]) + "-delete"
+	doomed := p.dir + "." + hex.EncodeToString(rnd[:]) + deleteSuffix
 	if err := p.fs.Rename(p.dir, doomed); err != nil {
-		return storageErr("rename", p.dir, err)
+		return "", storageErr("rename", p.dir, err)
 	}
 	parent := filepath.Dir(p.dir)
 	if err := p.fs.SyncDir(parent); err != nil {
-		return storageErr("fsync dir", parent, err)
+		return "", storageErr("fsync dir", parent, err)
 	}
+	return doomed, nil
+}
+
+func (p *Partition) removeDetached(doomed string) error {
 	if err := p.fs.RemoveAll(doomed); err != nil {
 		return storageErr("remove", doomed, err)
+	}
+	parent := filepath.Dir(doomed)
+	if err := p.fs.SyncDir(parent); err != nil {
+		return storageErr("fsync dir", parent, err)
 	}
 	return nil
 }

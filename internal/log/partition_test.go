@@ -3,6 +3,7 @@ package log
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -254,6 +255,9 @@ func TestFailedFsyncFailsPartition(t *testing.T) {
 	if err := p.WaitDurable(ctx, 0); err != nil {
 		t.Fatalf("already durable offset: %v", err)
 	}
+	if _, err := p.Read(0, 100, true); !errors.Is(err, ErrStorage) {
+		t.Fatalf("read from a failed partition: %v", err)
+	}
 }
 
 func TestValidationErrors(t *testing.T) {
@@ -462,4 +466,40 @@ func TestTimestamps(t *testing.T) {
 	check(p)
 	must(t, p.Close())
 	check(openTest(t, dir, cfg, Options{}))
+}
+
+func TestCompressedBatches(t *testing.T) {
+	p := openTest(t, t.TempDir(), DefaultConfig(), Options{})
+	for i, codec := range []records.Codec{records.CodecGzip, records.CodecSnappy, records.CodecLZ4, records.CodecZstd} {
+		var recs []records.Record
+		for j := 0; j < 5; j++ {
+			recs = append(recs, records.Record{OffsetDelta: int32(j), TimestampDelta: int64(j * 10), Value: bytes.Repeat([]byte{'a' + byte(j)}, 100)})
+		}
+		b, err := records.Build(records.BuildOptions{Codec: codec, BaseTimestamp: int64(10_000 * (i + 1)), ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, recs)
+		must(t, err)
+		want := bytes.Clone(b)
+		res := appendWait(t, p, b)
+		rr, err := p.Read(res.BaseOffset, 1<<20, true)
+		must(t, err)
+		records.SetBaseOffset(want, res.BaseOffset)
+		if !bytes.Equal(rr.Records, want) {
+			t.Fatalf("%v batch not stored byte for byte", codec)
+		}
+		off, ts, ok, err := p.OffsetForTimestamp(int64(10_000*(i+1)) + 25)
+		if err != nil || !ok || off != res.BaseOffset+3 || ts != int64(10_000*(i+1))+30 {
+			t.Fatalf("%v: OffsetForTimestamp %d %d %v %v", codec, off, ts, ok, err)
+		}
+	}
+	off, ts, ok, err := p.MaxTimestamp()
+	if err != nil || !ok || off != 19 || ts != 40_040 {
+		t.Fatalf("MaxTimestamp %d %d %v %v", off, ts, ok, err)
+	}
+	// A compressed batch whose payload does not decompress is refused.
+	b, err := records.Build(records.BuildOptions{Codec: records.CodecGzip, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, []records.Record{{Value: []byte("x")}})
+	must(t, err)
+	b[records.HeaderSize+3] ^= 0xff
+	binary.BigEndian.PutUint32(b[17:], records.Checksum(b))
+	if _, err := p.Append(b); !errors.Is(err, records.ErrCorrupt) {
+		t.Fatalf("bad gzip: %v", err)
+	}
 }

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ func Open(dir string, topic string, partition int32, cfg Config, opts Options) (
 		fs:         opts.FS,
 		logger:     opts.Logger.With("topic", topic, "partition", partition),
 		now:        opts.Now,
+		onSync:     opts.OnSync,
 		producers:  newProducerState(),
 		hwCh:       make(chan struct{}),
 		kick:       make(chan struct{}, 1),
@@ -457,8 +459,7 @@ func (l *loader) activate(s *segment) error {
 		if err != nil {
 			return err
 		}
-		rel, pos := offsetEntry(e)
-		s.lastOffsetEntry = s.base + int64(rel)
+		_, pos := offsetEntry(e)
 		if s.bytesSinceIndex == 0 {
 			s.bytesSinceIndex = int(s.size.Load() - int64(pos))
 		}
@@ -481,13 +482,13 @@ func (l *loader) activate(s *segment) error {
 func (l *loader) cut(s *segment, end logPos, later []int64) error {
 	size := s.size.Load()
 	lost := size - end.pos
-	cut := make([]byte, lost)
-	if _, err := s.log.ReadAt(cut, end.pos); err != nil && !errors.Is(err, io.EOF) {
-		return storageErr("read", s.name(), err)
+	broken, head, err := l.writeBroken(s, end.pos, size)
+	if err != nil {
+		return err
 	}
 	// Best effort: walk the headers of the cut bytes without trusting them.
 	lastLost := int64(-1)
-	for b := cut; len(b) >= records.HeaderSize; {
+	for b := head; len(b) >= records.HeaderSize; {
 		h, err := records.ParseHeader(b)
 		if err != nil || h.LastOffsetDelta < 0 || h.BaseOffset < end.offset {
 			break
@@ -498,10 +499,6 @@ func (l *loader) cut(s *segment, end logPos, later []int64) error {
 		}
 		b = b[h.Size():]
 	}
-	broken, err := l.writeBroken(s.name(), cut)
-	if err != nil {
-		return err
-	}
 	if err := s.log.Truncate(end.pos); err != nil {
 		return storageErr("truncate", s.name(), err)
 	}
@@ -511,37 +508,49 @@ func (l *loader) cut(s *segment, end logPos, later []int64) error {
 	}
 	l.p.logger.Warn("truncated corrupt log tail",
 		"file", s.name(), "position", end.pos, "bytes_dropped", lost,
-		"first_offset_lost", end.offset, "last_offset_lost", lastLost,
+		"first_offset_lost", end.offset, "last_offset_lost_estimate", lastLost,
 		"broken_file", broken, "later_segments_dropped", len(later))
 	return l.dropSegments(later)
 }
 
-// writeBroken keeps data (bytes cut from the log) in "<name>.broken", or
-// "<name>.broken.N" if that exists.
-func (l *loader) writeBroken(name string, data []byte) (string, error) {
-	path := name + brokenSuffix
+// writeBroken copies bytes [from, to) of s to "<segment>.log.broken" (or
+// "….broken.N" if that exists), as etcd's Repair keeps evidence. It returns
+// the file name and the first chunk of the bytes.
+func (l *loader) writeBroken(s *segment, from, to int64) (string, []byte, error) {
+	path := s.name() + brokenSuffix
 	for i := 1; ; i++ {
 		if _, _, err := l.fs.Stat(path); errors.Is(err, os.ErrNotExist) {
 			break
 		}
-		path = fmt.Sprintf("%s%s.%d", name, brokenSuffix, i)
+		path = fmt.Sprintf("%s%s.%d", s.name(), brokenSuffix, i)
 	}
 	f, err := l.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return path, storageErr("create", path, err)
+		return path, nil, storageErr("create", path, err)
 	}
-	_, err = f.Write(data)
-	if err == nil {
+	var head []byte
+	buf := make([]byte, min(to-from, 1<<20))
+	for pos := from; pos < to && err == nil; pos += int64(len(buf)) {
+		chunk := buf[:min(int64(len(buf)), to-pos)]
+		if _, err = s.log.ReadAt(chunk, pos); err != nil && !errors.Is(err, io.EOF) {
+			break
+		}
+		if head == nil {
+			head = bytes.Clone(chunk)
+		}
+		_, err = f.Write(chunk)
+	}
+	if err == nil || errors.Is(err, io.EOF) {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return path, storageErr("write", path, err)
+		return path, nil, storageErr("write", path, err)
 	}
 	l.dirDirty = true
-	return path, nil
+	return path, head, nil
 }
 
 // dropSegments renames the .log files of bases to .log.broken and removes

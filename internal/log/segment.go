@@ -59,7 +59,6 @@ type segment struct {
 	rollAt          int64 // unix ms of the first append, for segment.ms
 	bytesSinceIndex int
 	lastTimeEntry   int64 // timestamp of the last time index entry, -1 if none
-	lastOffsetEntry int64 // base offset of the last offset index entry, -1 if none
 
 	// The segment's largest timestamp once it is closed (loaded lazily for
 	// segments we did not scan).
@@ -83,7 +82,7 @@ func openSegment(fs vfs.FS, dir string, base int64, create bool) (*segment, erro
 	if err != nil {
 		return nil, storageErr("open", path, err)
 	}
-	s := &segment{base: base, log: f, lastTimeEntry: -1, lastOffsetEntry: -1, maxTs: -1, maxTsOff: -1}
+	s := &segment{base: base, log: f, lastTimeEntry: -1, maxTs: -1, maxTsOff: -1}
 	size, err := f.Size()
 	if err != nil {
 		f.Close()

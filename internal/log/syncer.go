@@ -58,7 +58,9 @@ func (p *Partition) runSyncer() {
 		case <-p.done:
 			return
 		case <-p.kick:
-			if interval > 0 {
+			// Read the config again: a kick may stand for both a
+			// SetConfig and an append made after it.
+			if p.cfg.Load().FlushInterval > 0 {
 				continue // sync on the ticker only
 			}
 		case <-tick:
@@ -87,10 +89,18 @@ func (p *Partition) syncOnce() {
 		p.fail(storageErr("fsync", target.seg.name(), err))
 		return
 	}
-	if d := time.Since(start); d > warnSyncDuration {
+	d := time.Since(start)
+	if d > warnSyncDuration {
 		p.logger.Warn("slow fsync", "file", target.seg.name(), "duration", d)
 	}
 	p.vmu.Lock()
+	if p.onSync != nil {
+		bytes := target.pos
+		if p.synced.seg == target.seg {
+			bytes -= p.synced.pos
+		}
+		p.onSync(d, bytes)
+	}
 	if target.offset > p.synced.offset {
 		p.synced = target
 	}
@@ -126,9 +136,8 @@ func (p *Partition) checkpoint(at logPos, indexSynced bool) error {
 	p.cpMu.Lock()
 	defer p.cpMu.Unlock()
 	p.lastCPTime = time.Now()
-	if at.seg == nil || (at.offset == p.lastCheckpoint.offset && at.seg == p.lastCheckpoint.seg && at.pos == p.lastCheckpoint.pos) ||
-		at.offset < p.lastCheckpoint.offset {
-		return nil
+	if at.seg == nil || (p.lastCheckpoint.seg != nil && at.offset <= p.lastCheckpoint.offset) {
+		return nil // the same data is covered already
 	}
 	if !indexSynced {
 		if err := at.seg.offsets.sync(); err != nil {

@@ -18,8 +18,11 @@ import (
 // first batch whose max timestamp reaches ts.
 func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool, err error) {
 	p.vmu.RLock()
-	segs, hw, closed := p.segs, p.hw, p.closed
+	segs, hw, closed, failErr := p.segs, p.hw, p.closed, p.failErr
 	p.vmu.RUnlock()
+	if failErr != nil {
+		return 0, 0, false, failErr
+	}
 	if closed {
 		return 0, 0, false, ErrClosed
 	}
@@ -123,8 +126,11 @@ func firstRecordAtOrAfter(batch []byte, ts int64) (int64, int64, bool, error) {
 // first such record if several share it. ok is false if the log is empty.
 func (p *Partition) MaxTimestamp() (offset, timestamp int64, ok bool, err error) {
 	p.vmu.RLock()
-	segs, hw, closed := p.segs, p.hw, p.closed
+	segs, hw, closed, failErr := p.segs, p.hw, p.closed, p.failErr
 	p.vmu.RUnlock()
+	if failErr != nil {
+		return 0, 0, false, failErr
+	}
 	if closed {
 		return 0, 0, false, ErrClosed
 	}

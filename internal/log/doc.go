@@ -1,0 +1,135 @@
+// Package log is Chronik's storage engine: one append-only log per topic
+// partition, stored as segment files, with Kafka's names and layout
+// (LogSegment, OffsetIndex, TimeIndex, ProducerStateManager, recovery point).
+//
+// # The log is the WAL
+//
+// A produce's batches are validated, given offsets under the partition lock
+// and written to the active segment file (Append). They become visible to
+// readers, that is the high watermark (HW) passes them, only after an fsync
+// covers them, and a produce with acks >= 1 is answered only then
+// (WaitDurable). There is no second, in-memory copy of pending batches:
+// the syncer goroutine fsyncs whatever was written, so concurrent produces
+// share one fsync (group commit). See docs/architecture.md, invariants 1-6.
+//
+// With Config.FlushInterval > 0 the user trades durability for latency: the
+// HW follows the log end right after the write and fsyncs happen on a timer.
+//
+// # Files in a partition directory "<topic>-<partition>"
+//
+//	00000000000000000000.log        segment: batches, as produced
+//	00000000000000000000.index      sparse offset index of that segment
+//	00000000000000000000.timeindex  time index of that segment
+//	00000000000000001234.log        next segment, base offset 1234 ...
+//	00000000000000001234.snapshot   producer state below offset 1234
+//	recovery-point                  where recovery starts scanning
+//	*.log.broken                    bytes cut from a corrupt tail (evidence)
+//	*.tmp                           unfinished atomic writes (removed on Open)
+//
+// File names are the base offset, zero-padded to 20 digits, so they sort in
+// log order. Every multi-byte integer below is big-endian. All layouts are
+// part of the on-disk format.
+//
+// # Segment (.log)
+//
+// Record batches (magic 2) back to back, byte-identical to what the
+// producer sent except baseOffset (assigned here) and partitionLeaderEpoch
+// (0); neither is covered by the CRC, so the producer's CRC-32C stays valid
+// (with LogAppendTime, maxTimestamp and the CRC are rewritten):
+//
+//	+------------+-------------+----------------------+-------+---------+-----
+//	| baseOffset | batchLength | partitionLeaderEpoch | magic | crc     | ...
+//	| int64      | int32       | int32                | int8  | uint32  |
+//	+------------+-------------+----------------------+-------+---------+-----
+//	 0            8             12                     16      17        21
+//
+// A segment is rolled when the next append would exceed segment.bytes, when
+// its first append is older than segment.ms, or when offsets would no
+// longer fit the 32-bit relative offsets of the indexes.
+//
+// # Offset index (.index)
+//
+// One 8-byte entry every index.interval.bytes of log, for the batch that
+// starts there:
+//
+//	+------------------------------+--------------------+
+//	| relativeOffset uint32        | position uint32    |
+//	| batch baseOffset - segment   | byte offset of the |
+//	| base offset                  | batch in the .log  |
+//	+------------------------------+--------------------+
+//
+// Lookup: the last entry with relativeOffset <= target, then batch headers
+// are read forward from its position.
+//
+// # Time index (.timeindex)
+//
+// 12-byte entries, added with offset index entries when the segment's
+// largest timestamp grew, plus a final one when the segment is closed (roll
+// or Close), so the last entry always holds the segment's max timestamp:
+//
+//	+-------------------------+---------------------------------------+
+//	| timestamp int64         | relativeOffset uint32                 |
+//	| largest timestamp so far| base offset of the batch that has it  |
+//	+-------------------------+---------------------------------------+
+//
+// Indexes are caches of the log and carry no checksum: they are validated
+// cheaply on Open (size, first and last entries, bounds) and rebuilt from
+// the segment when missing or invalid. The active segment's indexes are
+// mirrored in memory and written to the file as entries are added; closed
+// segments' indexes stay on disk and are searched with ReadAt (a summary of
+// one entry per 4 KiB page is kept after the first lookup).
+//
+// # Producer snapshot (<offset>.snapshot)
+//
+// The idempotence state after every batch below <offset>; written on roll
+// and on Close, the newest valid one <= the log end is loaded on Open and
+// the batch headers after it are replayed:
+//
+//	+---------------+------------+-------------+
+//	| version int16 | crc uint32 | count int32 |  crc: CRC-32C of all that follows it
+//	+---------------+------------+-------------+
+//	count x +------------------+--------------+------------------+
+//	        | producerId int64 | epoch int16  | batchCount int8  |
+//	        +------------------+--------------+------------------+
+//	        batchCount x +----------------+---------------+-------------------+
+//	                     | firstSeq int32 | lastSeq int32 | firstOffset int64 |
+//	                     +----------------+---------------+-------------------+
+//	                     | lastOffset int64 | maxTimestamp int64 | flags int8 |
+//	                     +------------------+--------------------+------------+
+//	                     flags bit 0: transactional
+//
+// # Recovery point (recovery-point)
+//
+//	+---------------+------------+-------------------+----------------+
+//	| version int16 | crc uint32 | segmentBase int64 | position int64 |
+//	+---------------+------------+-------------------+----------------+
+//	| offset int64  | maxTimestamp int64 | maxTimestampOffset int64    |
+//	+---------------+--------------------+-----------------------------+
+//
+// Everything before byte position of segment segmentBase (offsets below
+// offset) is fsynced and valid, and so are the indexes of every earlier
+// segment and that segment's index entries below position. It moves only
+// after the fsync that covers it: on roll, on Close, and at most every few
+// seconds from the syncer. Open scans only from there: after a clean Close
+// nothing, after a crash the unsynced tail. Each scanned batch is checked
+// (length, header, CRC-32C, offset continuity); at the first failure the
+// segment is truncated, the cut bytes are kept in "<segment>.log.broken",
+// later segments are set aside as .broken, and a warning says what was
+// lost. Every durable write follows one order: write, fsync the file,
+// rename, fsync the directory.
+//
+// # Locks
+//
+// Lock order, outer first:
+//
+//	Partition.mu    the append lock: Append, roll, Close; producer state
+//	Partition.cpMu  recovery-point writes (also taken by the syncer alone)
+//	Partition.vmu   the view readers snapshot: segment list, log end, HW,
+//	                synced point, failure; held only briefly
+//	indexFile.mu, segment.tsMu   leaves
+//
+// Read, Offsets, OffsetForTimestamp and MaxTimestamp take only vmu, briefly,
+// then use ReadAt without locks, so they never wait behind a write or an
+// fsync, and never read past the HW's byte position. The syncer never takes
+// mu. Manager.mu is taken before, never inside, any partition lock.
+package log
