@@ -646,6 +646,75 @@ func TestBadInputRecords(t *testing.T) {
 	}
 	checkServes(t, addr)
 
+	// Requests that address nothing or ask for the impossible: a Kafka error
+	// per partition, and the connection stays usable.
+	fetchReq := func(topic string, partition int32, offset int64) *kmsg.FetchRequest {
+		req := kmsg.NewPtrFetchRequest()
+		req.SetVersion(12)
+		req.ReplicaID = -1
+		req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 0, 1, 1<<20
+		req.SessionEpoch = -1
+		ft := kmsg.NewFetchRequestTopic()
+		ft.Topic = topic
+		fp := kmsg.NewFetchRequestTopicPartition()
+		fp.Partition, fp.FetchOffset, fp.PartitionMaxBytes = partition, offset, 1<<20
+		fp.CurrentLeaderEpoch, fp.LogStartOffset, fp.LastFetchedEpoch = -1, -1, -1
+		ft.Partitions = append(ft.Partitions, fp)
+		req.Topics = append(req.Topics, ft)
+		return req
+	}
+	fetchCode := func(t *testing.T, resp kmsg.Response) int16 {
+		t.Helper()
+		fr := resp.(*kmsg.FetchResponse)
+		if fr.ErrorCode != 0 {
+			return fr.ErrorCode
+		}
+		if len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
+			t.Fatalf("fetch response has %d topics, want 1 with 1 partition", len(fr.Topics))
+		}
+		return fr.Topics[0].Partitions[0].ErrorCode
+	}
+	const (
+		codeOffsetOutOfRange   = 1
+		codeUnknownTopicOrPart = 3
+		codeInvalidRequiredAck = 21
+		codeUnknownTopicID     = 100
+	)
+	unknownID := produceReq(13, -1, "", 0, validBatch("x"))
+	unknownID.Topics[0].TopicID = [16]byte{0xde, 0xad, 0xbe, 0xef}
+	addressing := []struct {
+		name  string
+		req   kmsg.Request
+		code  func(*testing.T, kmsg.Response) int16
+		codes []int16
+	}{
+		{"produce-unknown-topic", produceReq(9, -1, "no-such-topic", 0, validBatch("x")), func(t *testing.T, r kmsg.Response) int16 { return producePartition(t, r).ErrorCode }, []int16{codeUnknownTopicOrPart}},
+		{"produce-partition-99", produceReq(9, -1, topic, 99, validBatch("x")), func(t *testing.T, r kmsg.Response) int16 { return producePartition(t, r).ErrorCode }, []int16{codeUnknownTopicOrPart}},
+		{"produce-partition-negative", produceReq(9, -1, topic, -1, validBatch("x")), func(t *testing.T, r kmsg.Response) int16 { return producePartition(t, r).ErrorCode }, []int16{codeUnknownTopicOrPart}},
+		{"produce-acks-2", produceReq(9, 2, topic, 0, validBatch("x")), func(t *testing.T, r kmsg.Response) int16 { return producePartition(t, r).ErrorCode }, []int16{codeInvalidRequiredAck}},
+		{"produce-null-records", produceReq(9, -1, topic, 0, nil), func(t *testing.T, r kmsg.Response) int16 { return producePartition(t, r).ErrorCode }, []int16{codeInvalidRecord, codeCorruptMessage}},
+		{"produce-v13-unknown-topic-id", unknownID, func(t *testing.T, r kmsg.Response) int16 { return producePartition(t, r).ErrorCode }, []int16{codeUnknownTopicID}},
+		{"fetch-offset-beyond-end", fetchReq(topic, 0, 1<<40), fetchCode, []int16{codeOffsetOutOfRange}},
+		{"fetch-offset-negative", fetchReq(topic, 0, -5), fetchCode, []int16{codeOffsetOutOfRange}},
+		{"fetch-partition-99", fetchReq(topic, 99, 0), fetchCode, []int16{codeUnknownTopicOrPart}},
+		{"fetch-unknown-topic", fetchReq("no-such-topic", 0, 0), fetchCode, []int16{codeUnknownTopicOrPart}},
+	}
+	for _, tc := range addressing {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, addr)
+			code := tc.code(t, c.roundTrip(tc.req, 1))
+			acceptable := false
+			for _, want := range tc.codes {
+				acceptable = acceptable || code == want
+			}
+			if !acceptable {
+				t.Errorf("error code %d, want one of %v", code, tc.codes)
+			}
+			good(t, c, 9)
+			tr.waitMore(t, 2)
+		})
+	}
+
 	// acks=0 with a bad batch: no response can carry the error, so the
 	// connection is closed and the client notices.
 	t.Run("acks0-bad-crc-closes", func(t *testing.T) {
