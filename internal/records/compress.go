@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -62,6 +61,7 @@ const (
 	zstdMaxWindow   = 1 << 27   // zstd-jni's default window limit
 	gzipMaxRatio    = 1032      // deflate cannot expand more than this
 	lz4MaxRatio     = 255
+	snappyMaxRatio  = 22
 )
 
 var xerialHeader = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1}
@@ -70,13 +70,16 @@ var xerialHeader = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 
 // c. Uncompressed input (CodecNone) is returned as is.
 //
 // It never holds more than limit bytes of output: a batch that claims more
-// (a zstd or lz4 frame content size, a snappy block length) is refused
-// before anything is allocated, and one that produces more is cut off as it
-// crosses the limit, with ErrDecompressLimit (an ErrCorrupt). The zstd
-// decoder notices the overrun only after appending the block (at most 128
-// KiB) that crosses the limit, an append which may briefly grow its buffer
-// to about twice the limit before it is dropped; nothing else grows with
-// the input. limit <= 0 means DefaultDecompressLimit.
+// (a zstd or lz4 frame content size, a snappy block length, zstd raw and
+// RLE blocks) is refused before anything is allocated, and one that
+// produces more is cut off as it crosses the limit, with ErrDecompressLimit
+// (an ErrCorrupt). The zstd decoder notices the overrun only after
+// appending the block (at most 128 KiB) that crosses the limit, an append
+// which may briefly grow its buffer to about twice the limit before it is
+// dropped. Below the limit, claims are not trusted either: buffers start
+// from what the input can physically expand to and grow as output appears,
+// so garbage costs about what it decodes to, not what it claims. limit <= 0
+// means DefaultDecompressLimit.
 //
 // Every other failure is an ErrCorrupt as well, including empty input and an
 // unknown codec.
@@ -125,15 +128,21 @@ func Decompress(c Codec, compressed []byte, limit int) ([]byte, error) {
 // Level mapping: gzip levels are deflate's. lz4 -1 is the fast compressor
 // (what librdkafka and franz-go use by default; Kafka's default 9 is the
 // much slower HC level 9), 1..17 are HC levels, capped at 9 by the encoder.
-// zstd -1 is Kafka's default 3; levels fall into the encoder's four speeds
-// (< 3 fastest, 3..5 default, 6..9 better, >= 10 best).
+// zstd -1 and 0 (zstd's own "default") are Kafka's default 3; levels fall
+// into the encoder's four speeds (< 3 fastest, 3..5 default, 6..9 better,
+// >= 10 best).
 //
 // CodecNone returns raw as is.
 func Compress(c Codec, raw []byte, level int) ([]byte, error) {
 	if c == CodecNone {
 		return raw, nil
 	}
-	return appendCompressed(nil, c, raw, level)
+	var dst []byte
+	if c != CodecSnappy { // appendXerial sizes its buffer exactly
+		// Records compress about 3:1; appending grows the guess if need be.
+		dst = make([]byte, 0, len(raw)/3+64)
+	}
+	return appendCompressed(dst, c, raw, level)
 }
 
 // appendCompressed appends raw compressed with c to dst.
@@ -283,12 +292,9 @@ func appendGzip(dst, raw []byte, level int) ([]byte, error) {
 
 func unsnappy(src []byte, limit int) ([]byte, error) {
 	if !bytes.HasPrefix(src, xerialHeader[:8]) {
-		n, err := snappyLen(src)
+		n, err := snappyLen(src, limit)
 		if err != nil {
 			return nil, err
-		}
-		if n > limit {
-			return nil, ErrDecompressLimit
 		}
 		return snappy.DecodeStrict(make([]byte, n), src)
 	}
@@ -305,7 +311,7 @@ func unsnappy(src []byte, limit int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		n, err := snappyLen(blk)
+		n, err := snappyLen(blk, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -317,7 +323,7 @@ func unsnappy(src []byte, limit int) ([]byte, error) {
 	out := make([]byte, 0, total)
 	for rem := body; len(rem) > 0; {
 		blk, next, _ := xerialBlock(rem)
-		n, _ := snappyLen(blk)
+		n, _ := snappyLen(blk, limit)
 		if _, err := snappy.DecodeStrict(out[len(out):len(out)+n], blk); err != nil {
 			return nil, err
 		}
@@ -339,14 +345,20 @@ func xerialBlock(b []byte) (blk, rest []byte, err error) {
 	return b[4 : 4+n], b[4+n:], nil
 }
 
-// snappyLen is the decoded length a raw snappy block declares.
-func snappyLen(b []byte) (int, error) {
+// snappyLen is the decoded length a raw snappy block declares. A claim
+// over limit is ErrDecompressLimit; one that the block is too short to
+// hold is corrupt, so that a few bytes cannot make us allocate much.
+func snappyLen(b []byte, limit int) (int, error) {
 	v, n := binary.Uvarint(b)
 	if n <= 0 || n > 5 || v > 1<<32-1 {
 		return 0, errors.New("bad snappy block length")
 	}
-	if v > math.MaxInt32 {
-		return 0, ErrDecompressLimit // over any limit a Java consumer can hold
+	if v > uint64(limit) {
+		return 0, ErrDecompressLimit
+	}
+	// The best a snappy element does is a 3-byte copy of 64 bytes.
+	if v > uint64(len(b)-n)*snappyMaxRatio+64 {
+		return 0, fmt.Errorf("snappy block of %d bytes claims %d", len(b), v)
 	}
 	return int(v), nil
 }
@@ -493,26 +505,35 @@ func unzstd(src []byte, limit int) ([]byte, error) {
 	d := zstdDecoders.Get().(*zstd.Decoder)
 	defer zstdDecoders.Put(d)
 	// hi bounds the output by the frame structure alone, but loosely for
-	// frames without a content size (each compressed block counts as a
-	// full 128 KiB), so first try a buffer of the estimated size. With
-	// WithDecodeAllCapLimit a short buffer fails rather than grows.
-	if est < hi && est < uint64(limit) {
-		if out, err := d.DecodeAll(src, make([]byte, 0, est)); err == nil {
+	// frames without a content size: each compressed block counts as a
+	// full 128 KiB, however few bytes it takes. So start from the estimate
+	// and grow the buffer geometrically while the decoder fails for want
+	// of room; a failure with room to spare is corruption. Garbage thus
+	// costs about what it would decode to, not what it claims.
+	// With WithDecodeAllCapLimit the decoder fails rather than grows the
+	// buffer (but for the block that crosses it, hence the slack).
+	const slack = zstdMaxBlock + 64
+	size := max(est, 1)
+	for {
+		if size > uint64(limit) {
+			size = uint64(limit) + slack // the last try: room to see the limit crossed
+		}
+		out, err := d.DecodeAll(src, make([]byte, 0, size))
+		if len(out) > limit {
+			return nil, ErrDecompressLimit
+		}
+		if err == nil {
 			return out, nil
 		}
-		// The guess may only have been short: retry with room for all.
+		short := errors.Is(err, zstd.ErrDecoderSizeExceeded) || uint64(len(out))+slack > size
+		switch {
+		case !short || size >= hi:
+			return nil, err // not for want of room
+		case size > uint64(limit):
+			return nil, ErrDecompressLimit // the output does not fit limit+slack
+		}
+		size = min(4*size, hi)
 	}
-	if hi <= uint64(limit) {
-		return d.DecodeAll(src, make([]byte, 0, hi)) // cannot outgrow hi
-	}
-	// The output may exceed the limit. The decoder checks the buffer's
-	// capacity after each block, so leave room for the block that crosses
-	// the limit and check the limit here.
-	out, err := d.DecodeAll(src, make([]byte, 0, limit+zstdMaxBlock+64))
-	if len(out) > limit || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
-		return nil, ErrDecompressLimit
-	}
-	return out, err
 }
 
 // zstdBounds walks the frames and block headers of src without decoding.
@@ -638,8 +659,8 @@ func zstdFrameBounds(src []byte) (lo, hi, est uint64, n int, err error) {
 	}
 	hi += sure
 	if hasFCS {
-		if sure > fcs {
-			return 0, 0, 0, 0, errors.New("zstd blocks exceed the frame content size")
+		if sure > fcs || fcs > hi {
+			return 0, 0, 0, 0, fmt.Errorf("zstd frame content size %d does not fit its blocks (%d..%d)", fcs, sure, hi)
 		}
 		return fcs, hi, fcs, p, nil
 	}
@@ -648,7 +669,7 @@ func zstdFrameBounds(src []byte) (lo, hi, est uint64, n int, err error) {
 }
 
 func appendZstd(dst, raw []byte, level int) ([]byte, error) {
-	if level == -1 {
+	if level == -1 || level == 0 {
 		level = 3
 	}
 	if level < -131072 || level > 22 {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/klauspost/compress/snappy"
@@ -231,18 +232,18 @@ func TestDecompressCorrupt(t *testing.T) {
 				t.Fatalf("%s %s: %d bytes over the limit", c, what, len(out))
 			}
 		}
-		step := max(1, len(z)/300)
+		step := max(1, len(z)/150)
 		for n := 0; n < len(z); n += step {
 			check(fmt.Sprintf("truncated to %d", n), z[:n])
 		}
-		for i := 0; i < 1500; i++ {
+		for i := 0; i < 600; i++ {
 			b := bytes.Clone(z)
 			for j := 0; j <= i%3; j++ {
 				b[p.intn(len(b))] ^= 1 << p.intn(8)
 			}
 			check("bit flip", b)
 		}
-		for i := 0; i < 200; i++ {
+		for i := 0; i < 100; i++ {
 			b := bytes.Clone(z)
 			at := p.intn(len(b))
 			b = append(b[:at], append(make([]byte, p.intn(40)), b[at:]...)...)
@@ -310,30 +311,34 @@ func zstdStream(t testing.TB, in []byte) []byte {
 	return buf.Bytes()
 }
 
-func bombs(t testing.TB) map[string]struct {
+type bomb struct {
 	c Codec
 	b []byte
-} {
-	zeros := make([]byte, 16<<20)
-	pattern := bytes.Repeat([]byte("0123456789abcdefghij"), (16<<20)/20)
-	out := map[string]struct {
-		c Codec
-		b []byte
-	}{}
-	add := func(name string, c Codec, b []byte) {
-		out[name] = struct {
-			c Codec
-			b []byte
-		}{c, b}
-	}
+}
+
+var (
+	bombsOnce sync.Once
+	bombSet   map[string]bomb
+)
+
+func bombs(t testing.TB) map[string]bomb {
+	bombsOnce.Do(func() { bombSet = makeBombs(t) })
+	return bombSet
+}
+
+func makeBombs(t testing.TB) map[string]bomb {
+	zeros := make([]byte, 4<<20)
+	pattern := bytes.Repeat([]byte("0123456789abcdefghij"), (4<<20)/20)
+	out := map[string]bomb{}
+	add := func(name string, c Codec, b []byte) { out[name] = bomb{c, b} }
 
 	var gz bytes.Buffer
 	zw, _ := stdgzip.NewWriterLevel(&gz, 9)
-	zw.Write(zeros[:8<<20])
+	zw.Write(zeros)
 	zw.Close()
 	add("gzip zeros", CodecGzip, gz.Bytes())
 
-	// Its trailer says 8 MiB; a lying trailer changes nothing.
+	// Its trailer says 4 MiB; a lying trailer changes nothing.
 	lying := bytes.Clone(gz.Bytes())
 	binary.LittleEndian.PutUint32(lying[len(lying)-4:], 100)
 	add("gzip lying ISIZE", CodecGzip, lying)
@@ -347,13 +352,13 @@ func bombs(t testing.TB) map[string]struct {
 		rle = append(rle, byte(bh), byte(bh>>8), byte(bh>>16), 'x')
 	}
 	add("zstd RLE blocks", CodecZstd, rle)
-	add("zstd compressed blocks", CodecZstd, zstdStream(t, pattern))                // only real decoding tells
-	add("zstd frames", CodecZstd, bytes.Repeat(zstdStream(t, pattern[:1<<20]), 16)) // each under the limit
+	add("zstd compressed blocks", CodecZstd, zstdStream(t, pattern))               // only real decoding tells
+	add("zstd frames", CodecZstd, bytes.Repeat(zstdStream(t, pattern[:1<<20]), 4)) // each under the limit
 
 	var lz bytes.Buffer
 	lw := lz4.NewWriter(&lz)
 	lw.Apply(lz4.BlockSizeOption(lz4.Block64Kb), lz4.ChecksumOption(false))
-	lw.Write(zeros[:4<<20])
+	lw.Write(zeros[:2<<20])
 	lw.Close()
 	add("lz4 zeros", CodecLZ4, bytes.Clone(lz.Bytes()))
 	lz.Reset()
@@ -423,7 +428,7 @@ func TestBombsRepeated(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	for range 5 {
+	for range 3 {
 		run()
 	}
 	runtime.GC()
@@ -496,5 +501,38 @@ func TestZstdBoundsEstimate(t *testing.T) {
 	}
 	if _, err := Decompress(CodecZstd, z, len(in)-1); !errors.Is(err, ErrDecompressLimit) {
 		t.Fatalf("limit: %v", err)
+	}
+}
+
+// TestLiesAreCheap: payloads that claim a large output below the limit but
+// cannot produce it are refused without allocating what they claim. The
+// fuzzer found the snappy case (a 12-byte block claiming 200 MiB).
+func TestLiesAreCheap(t *testing.T) {
+	zstdHeader := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 13 << 3} // window 8 MiB, no size
+	junk := bytes.Clone(zstdHeader)
+	for i := range 2000 { // 2000 one-byte "compressed" blocks: up to 250 MiB
+		bh := uint32(1)<<3 | 2<<1 | uint32(boolInt(i == 1999))
+		junk = append(junk, byte(bh), byte(bh>>8), byte(bh>>16), 0xff)
+	}
+	// Single segment, 4-byte content size of 100 MiB, one raw byte.
+	fcsLie := []byte{0x28, 0xb5, 0x2f, 0xfd, 0xa0, 0, 0, 0x40, 0x06, 1<<3 | 1, 0, 0, 'x'}
+	for name, tc := range map[string]struct {
+		c Codec
+		b []byte
+	}{
+		"snappy raw":    {CodecSnappy, []byte("\x8c\x8c\x8cb\x8c\x8c\x8c\x8c\x8c\x8c\x8c")},
+		"snappy xerial": {CodecSnappy, append(bytes.Clone(xerialHeader), 0, 0, 0, 5, 0x80, 0x80, 0x80, 0x40, 0)},
+		"zstd blocks":   {CodecZstd, junk},
+		"zstd size":     {CodecZstd, fcsLie},
+	} {
+		var err error
+		alloc := allocatedBy(func() { _, err = Decompress(tc.c, tc.b, 0) })
+		if !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrDecompressLimit) {
+			t.Errorf("%s: %v", name, err)
+		}
+		if alloc > 1<<20 {
+			t.Errorf("%s: allocated %d bytes", name, alloc)
+		}
+		t.Logf("%s: %v after allocating %d bytes", name, err, alloc)
 	}
 }

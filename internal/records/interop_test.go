@@ -108,7 +108,7 @@ func TestFranzProducedBatches(t *testing.T) {
 // TestFranzReadsOurs decompresses our output with franz-go's consumer-side
 // decompressor, which reads xerial framing as Java writes it.
 func TestFranzReadsOurs(t *testing.T) {
-	raw := rawSection(sampleRecords(300, 200, 21))
+	raw := rawSection(sampleRecords(100, 200, 21))
 	dec := kgo.DefaultDecompressor()
 	for _, c := range allCodecs[1:] {
 		for _, l := range levels(c) {

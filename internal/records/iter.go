@@ -10,8 +10,13 @@ import (
 // Iterate calls fn for each record of the batch that is exactly batch, after
 // decompressing it with at most limit bytes of output (limit <= 0 means
 // DefaultDecompressLimit). It checks that the batch holds exactly
-// NumRecords records with offset deltas 0..n-1, and stops at the first error
-// from fn, which it returns as is.
+// NumRecords records whose offset deltas increase and stay within
+// LastOffsetDelta, and stops at the first error from fn, which it returns as
+// is. Gaps between offset deltas are allowed: Iterate reads stored batches,
+// and the log cleaner removes records from a batch while the rest keep their
+// offsets (and the batch its last offset delta), as Kafka's cleaner does.
+// Batches from producers are checked for deltas 0..n-1 by Validate and
+// ValidateDeep.
 //
 // The *Record and its Headers slice are reused between calls: copy what must
 // outlive fn. Key, Value and header values alias batch, or for a compressed
@@ -24,7 +29,7 @@ func Iterate(batch []byte, limit int, fn func(r *Record) error) (Header, error) 
 	if err != nil {
 		return h, err
 	}
-	return h, iterRecords(raw, int(h.NumRecords), fn)
+	return h, iterRecords(raw, int(h.NumRecords), h.LastOffsetDelta, fn)
 }
 
 // RecordsOf parses all records of the batch that is exactly batch,
@@ -37,7 +42,7 @@ func RecordsOf(batch []byte) (Header, []Record, error) {
 	}
 	// A record takes at least 7 bytes, so a lying count allocates nothing.
 	out := make([]Record, 0, min(int(h.NumRecords), len(raw)/7+1))
-	err = iterRecords(raw, int(h.NumRecords), func(r *Record) error {
+	err = iterRecords(raw, int(h.NumRecords), h.LastOffsetDelta, func(r *Record) error {
 		out = append(out, *r)
 		r.Headers = nil // the copy owns them; the next record gets its own
 		return nil
@@ -92,9 +97,12 @@ func recordSection(batch []byte, limit int) (Header, []byte, error) {
 	return h, raw, err
 }
 
-// iterRecords is walkRecords with a callback that can stop the walk.
-func iterRecords(b []byte, count int, fn func(*Record) error) error {
+// iterRecords is walkRecords with a callback that can stop the walk, for
+// stored batches: offset deltas must increase and not pass lastDelta, but
+// may leave gaps (records removed by compaction).
+func iterRecords(b []byte, count int, lastDelta int32, fn func(*Record) error) error {
 	var r Record
+	prev := int32(-1)
 	for i := 0; i < count; i++ {
 		l, n := binary.Varint(b)
 		if n <= 0 || l < 0 || int64(len(b)-n) < l {
@@ -105,9 +113,10 @@ func iterRecords(b []byte, count int, fn func(*Record) error) error {
 		if err := parseRecord(rec, &r, fn != nil); err != nil {
 			return fmt.Errorf("%w: record %d: %v", ErrCorrupt, i, err)
 		}
-		if r.OffsetDelta != int32(i) {
-			return fmt.Errorf("%w: record %d has offset delta %d", ErrInvalid, i, r.OffsetDelta)
+		if r.OffsetDelta <= prev || r.OffsetDelta > lastDelta {
+			return fmt.Errorf("%w: record %d has offset delta %d (previous %d, last offset delta %d)", ErrInvalid, i, r.OffsetDelta, prev, lastDelta)
 		}
+		prev = r.OffsetDelta
 		if fn != nil {
 			if err := fn(&r); err != nil {
 				return err
@@ -184,7 +193,7 @@ func Build(opts BuildOptions, recs []Record) ([]byte, error) {
 			level = -1
 		}
 		// A first guess at the compressed size; appending grows it.
-		b = make([]byte, HeaderSize, HeaderSize+size/2+64)
+		b = make([]byte, HeaderSize, HeaderSize+size/3+64)
 		var err error
 		if b, err = appendCompressed(b, opts.Codec, raw, level); err != nil {
 			return nil, err

@@ -1,0 +1,104 @@
+package records
+
+import (
+	"fmt"
+	"testing"
+)
+
+// benchSection is about 1 MiB of JSON-like records, a typical large batch.
+var benchSection = rawSection(sampleRecords(4000, 250, 77))
+
+func BenchmarkCompress(b *testing.B) {
+	for _, c := range allCodecs[1:] {
+		for _, level := range []int{-1, 1, 9} {
+			if c == CodecSnappy && level != -1 {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/%d", c, level), func(b *testing.B) {
+				b.SetBytes(int64(len(benchSection)))
+				b.ReportAllocs()
+				var z []byte
+				for b.Loop() {
+					var err error
+					if z, err = Compress(c, benchSection, level); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(len(benchSection))/float64(len(z)), "ratio")
+			})
+		}
+	}
+}
+
+func BenchmarkDecompress(b *testing.B) {
+	for _, c := range allCodecs[1:] {
+		z, err := Compress(c, benchSection, -1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(benchSection)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Decompress(c, z, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	// Java writes zstd without a content size, so the output size is a
+	// guess; this is the path every Java-produced zstd batch takes.
+	b.Run("zstd-stream", func(b *testing.B) {
+		z := zstdStream(b, benchSection)
+		b.SetBytes(int64(len(benchSection)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Decompress(CodecZstd, z, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkValidateDeep(b *testing.B) {
+	for _, c := range allCodecs {
+		batch := mustBuild(b, noProducer(c), sampleRecords(4000, 250, 77))
+		b.Run(c.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(benchSection)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ValidateDeep(batch, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkRecordsOf(b *testing.B) {
+	for _, c := range []Codec{CodecNone, CodecZstd} {
+		batch := mustBuild(b, noProducer(c), sampleRecords(4000, 250, 77))
+		b.Run(c.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(benchSection)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := RecordsOf(batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkBuild(b *testing.B) {
+	recs := sampleRecords(4000, 250, 77)
+	for _, c := range allCodecs {
+		b.Run(c.String(), func(b *testing.B) {
+			b.SetBytes(int64(len(benchSection)))
+			b.ReportAllocs()
+			for b.Loop() {
+				mustBuild(b, noProducer(c), recs)
+			}
+		})
+	}
+}
