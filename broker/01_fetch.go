@@ -115,6 +115,9 @@ func readFetch(b *Broker, req *kmsg.FetchRequest, version int16) (*kmsg.FetchRes
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			// Never null: kmsg would encode nil as size -1, which Kafka
+			// never sends and librdkafka rejects ("invalid MessageSetSize").
+			sp.RecordBatches = []byte{}
 			p := ts.partition(rp.Partition)
 			switch {
 			case code != 0:
@@ -149,7 +152,9 @@ func readFetch(b *Broker, req *kmsg.FetchRequest, version int16) (*kmsg.FetchRes
 			sp.HighWatermark = res.HighWatermark
 			sp.LastStableOffset = res.HighWatermark
 			sp.LogStartOffset = res.LogStartOffset
-			sp.RecordBatches = res.Records
+			if res.Records != nil {
+				sp.RecordBatches = res.Records
+			}
 			total += len(res.Records)
 			if len(res.Records) > 0 {
 				b.metrics.fetched(ts.meta.Name, len(res.Records))
