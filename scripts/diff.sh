@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Differential tests: the same scripted requests against Apache Kafka and
+# against Chronik, responses compared field by field (tests/diff).
+#
+#   scripts/diff.sh                       # builds bin/chronik, runs every case
+#   KAFKA_VERSION=4.4.0 scripts/diff.sh   # compare with another Kafka release
+#   CHRONIK_DIFF_CASES='^fetch-' scripts/diff.sh   # only matching cases
+#   CHRONIK_DIFF_VERBOSE=1 scripts/diff.sh         # print every response
+#   CHRONIK_BIN=/path/to/chronik scripts/diff.sh   # use that binary, no build
+#
+# Fetches the Kafka broker (org.apache.kafka:kafka_2.13 and its runtime
+# dependencies) from Maven Central with tests/diff/kafka-pom.xml into
+# ~/.cache/chronik/kafka-VERSION (reused when present), formats a KRaft
+# single-node combined broker+controller, starts it and bin/chronik on free
+# loopback ports, runs `go test ./tests/diff/` against both and stops both.
+# Ends with "N passed, N failed" (cases) and exits non-zero if a case has a
+# difference not listed in tests/diff/accepted_test.go.
+# KEEP_DIFF_DIR=1 keeps the work dir (logs, data dirs).
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+KAFKA_VERSION="${KAFKA_VERSION:-4.1.2}"
+CACHE_ROOT="${CHRONIK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/chronik}"
+KAFKA_LIBS="$CACHE_ROOT/kafka-$KAFKA_VERSION"
+M2_REPO="${MAVEN_REPO_LOCAL:-$HOME/.m2/repository}"
+START_TIME=$SECONDS
+
+fail() {
+  echo "diff: $*"
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
+# --- prerequisites ---------------------------------------------------------------
+need_pkgs=()
+command -v java >/dev/null 2>&1 || need_pkgs+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || [ -f "$KAFKA_LIBS/.complete" ] || need_pkgs+=(maven)
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    echo "diff: installing ${need_pkgs[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >/dev/null ||
+      fail "installing ${need_pkgs[*]} failed"
+  else
+    fail "missing ${need_pkgs[*]} (java 17+ and maven are needed)"
+  fi
+fi
+
+# --- Kafka jars (cached) ------------------------------------------------------------
+if [ ! -f "$KAFKA_LIBS/.complete" ]; then
+  echo "diff: fetching Apache Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
+  rm -rf "$KAFKA_LIBS.tmp"
+  mkdir -p "$KAFKA_LIBS.tmp"
+  t0=$SECONDS
+  if ! mvn -q -B -f "$ROOT/tests/diff/kafka-pom.xml" -Dmaven.repo.local="$M2_REPO" \
+    -Dkafka.version="$KAFKA_VERSION" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS.tmp" >"$KAFKA_LIBS.tmp.log" 2>&1; then
+    tail -n 30 "$KAFKA_LIBS.tmp.log"
+    fail "mvn could not fetch org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
+  fi
+  rm -rf "$KAFKA_LIBS"
+  mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
+  rm -f "$KAFKA_LIBS.tmp.log"
+  touch "$KAFKA_LIBS/.complete"
+  echo "diff: fetched $(ls "$KAFKA_LIBS" | wc -l) jars in $((SECONDS - t0)) s"
+fi
+
+# --- Chronik binary ---------------------------------------------------------------
+if [ -n "${CHRONIK_BIN:-}" ]; then
+  BIN="$CHRONIK_BIN"
+else
+  BIN="$ROOT/bin/chronik"
+  echo "diff: go build -o bin/chronik ./cmd/chronik"
+  go build -o "$BIN" ./cmd/chronik || fail "build failed"
+fi
+[ -x "$BIN" ] || fail "$BIN is not executable"
+
+# --- work dir, ports ---------------------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/chronik-diff.XXXXXX")"
+KPID=""
+CPID=""
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+stop_pid() { # stop_pid PID: SIGTERM, wait up to 20 s, then SIGKILL
+  local pid="$1" i
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 200); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+
+cleanup() {
+  stop_pid "$CPID"
+  stop_pid "$KPID"
+  if [ -n "${KEEP_DIFF_DIR:-}" ]; then
+    echo "diff: kept $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+KPORT="$(free_port)"
+CTRLPORT="$(free_port)"
+CPORT="$(free_port)"
+while [ "$CTRLPORT" = "$KPORT" ]; do CTRLPORT="$(free_port)"; done
+while [ "$CPORT" = "$KPORT" ] || [ "$CPORT" = "$CTRLPORT" ]; do CPORT="$(free_port)"; done
+
+# --- Kafka: KRaft single node, broker + controller ------------------------------------
+mkdir -p "$WORK/kafka-logs"
+cat >"$WORK/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+listeners=PLAINTEXT://127.0.0.1:$KPORT,CONTROLLER://127.0.0.1:$CTRLPORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KPORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.quorum.voters=1@127.0.0.1:$CTRLPORT
+log.dirs=$WORK/kafka-logs
+num.partitions=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+EOF
+cat >"$WORK/log4j2.properties" <<'EOF'
+status = error
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.raftserver.name = kafka.server.KafkaRaftServer
+logger.raftserver.level = INFO
+EOF
+
+JAVA_OPTS=(-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+  "-Dlog4j2.configurationFile=$WORK/log4j2.properties")
+CP="$KAFKA_LIBS/*"
+CLUSTER_ID="$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')"
+
+t0=$SECONDS
+if ! java "${JAVA_OPTS[@]}" -cp "$CP" kafka.tools.StorageTool format -t "$CLUSTER_ID" \
+  -c "$WORK/server.properties" >"$WORK/format.log" 2>&1; then
+  tail -n 30 "$WORK/format.log"
+  fail "kafka storage format failed"
+fi
+java "${JAVA_OPTS[@]}" -cp "$CP" kafka.Kafka "$WORK/server.properties" >"$WORK/kafka.log" 2>&1 &
+KPID=$!
+
+# --- Chronik --------------------------------------------------------------------------
+"$BIN" start --kafka-port "$CPORT" --metrics-port 0 --data-dir "$WORK/chronik-data" \
+  --bind-addr 127.0.0.1 --log-level warn >"$WORK/chronik.log" 2>&1 &
+CPID=$!
+
+wait_port() { # wait_port NAME PID PORT SECONDS LOG
+  local i
+  for i in $(seq 1 $(($4 * 10))); do
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "diff: $1 exited during start-up; last lines of its log:"
+      tail -n 40 "$5"
+      return 1
+    fi
+    port_open "$3" && return 0
+    sleep 0.1
+  done
+  echo "diff: $1 did not listen on 127.0.0.1:$3 within $4 s; last lines of its log:"
+  tail -n 40 "$5"
+  return 1
+}
+wait_port chronik "$CPID" "$CPORT" 30 "$WORK/chronik.log" || fail "chronik did not start"
+wait_port kafka "$KPID" "$KPORT" 120 "$WORK/kafka.log" || fail "kafka did not start"
+echo "diff: Kafka $KAFKA_VERSION on 127.0.0.1:$KPORT (pid $KPID, up in $((SECONDS - t0)) s), Chronik on 127.0.0.1:$CPORT (pid $CPID)"
+
+# --- the comparison --------------------------------------------------------------------
+# The test waits for both brokers to answer (Kafka registers its broker a
+# moment after it listens). -v so MATCH/DIFF lines are printed on success too.
+CHRONIK_DIFF_KAFKA="127.0.0.1:$KPORT" CHRONIK_DIFF_CHRONIK="127.0.0.1:$CPORT" \
+  CHRONIK_DIFF_KAFKA_VERSION="$KAFKA_VERSION" go test ./tests/diff/ -run '^TestDiff$' -count=1 -v -timeout 5m >"$WORK/go-test.out" 2>&1
+rc=$?
+grep -v -E '^(=== RUN|=== PAUSE|=== CONT|    --- PASS|--- PASS|PASS$|ok  )' "$WORK/go-test.out" | grep -v -E '^\s*$'
+
+if ! kill -0 "$CPID" 2>/dev/null; then
+  echo "diff: chronik exited during the run; last lines of its log:"
+  tail -n 40 "$WORK/chronik.log"
+  rc=1
+fi
+if [ $rc -ne 0 ] && [ -s "$WORK/chronik.log" ]; then
+  echo "--- chronik log (warnings and errors, last 40 lines)"
+  tail -n 40 "$WORK/chronik.log"
+fi
+echo "diff: $((SECONDS - START_TIME)) s (Kafka $KAFKA_VERSION)"
+if ! grep -q -E '^diff: [0-9]+ passed, [0-9]+ failed' "$WORK/go-test.out"; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+# The plain closing line, for CI: cases passed/failed.
+grep -E '^diff: [0-9]+ passed, [0-9]+ failed' "$WORK/go-test.out" | tail -n 1 | sed 's/^diff: //'
+exit $rc
