@@ -35,6 +35,9 @@ func handleCreateTopics(r *request) (kmsg.Response, error) {
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
 		st.NumPartitions, st.ReplicationFactor = -1, -1
+		if r.version >= 5 {
+			st.Configs = []kmsg.CreateTopicsResponseTopicConfig{} // Kafka: empty, not null, on failure
+		}
 		fail := func(code int16, msg string) {
 			st.ErrorCode = code
 			st.ErrorMessage = &msg

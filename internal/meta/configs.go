@@ -171,8 +171,10 @@ var topicConfigDefs = []configDef{
 		doc: "The longest a message stays ineligible for compaction."},
 	{name: "max.message.bytes", typ: kmsg.ConfigTypeInt, def: "1048588", valid: atLeast(0), synonyms: syn("message.max.bytes"),
 		doc: "The largest record batch the topic accepts, after compression."},
-	{name: "message.downconversion.enable", typ: kmsg.ConfigTypeBoolean, def: "true", synonyms: syn("log.message.downconversion.enable"),
-		doc: "Deprecated no-op: Kafka 4 never down-converts batches."},
+	// Accepted but not described: Kafka 4.1 no longer reports it (checked
+	// in tests/diff), while tools written for Kafka 3 still set it.
+	{name: "message.downconversion.enable", typ: kmsg.ConfigTypeBoolean, def: "true", synonyms: syn("log.message.downconversion.enable"), internal: true,
+		doc: "Whether fetches of versions 0-3 may down-convert batches to old message formats."},
 	{name: "message.timestamp.after.max.ms", typ: kmsg.ConfigTypeLong, def: "3600000", valid: atLeast(0), synonyms: syn("log.message.timestamp.after.max.ms"),
 		doc: "With CreateTime, reject batches whose timestamp is further than this in the future."},
 	{name: "message.timestamp.before.max.ms", typ: kmsg.ConfigTypeLong, def: maxLongStr, valid: atLeast(0), synonyms: syn("log.message.timestamp.before.max.ms"),
