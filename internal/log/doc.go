@@ -23,8 +23,15 @@
 //	00000000000000001234.log        next segment, base offset 1234 ...
 //	00000000000000001234.snapshot   producer state below offset 1234
 //	recovery-point                  where recovery starts scanning
+//	log-start-offset                the log start offset (logstart.go)
+//	cleaner-offset                  where the cleaner's dirty section starts
 //	*.log.broken                    bytes cut from a corrupt tail (evidence)
 //	*.tmp                           unfinished atomic writes (removed on Open)
+//	*.deleted                       files of a segment that left the log,
+//	                                removed after file.delete.delay.ms
+//	*.cleaned, *.swap               a compacted segment being written or
+//	                                swapped in (cleaner.go; Open finishes a
+//	                                .swap and removes the rest)
 //
 // File names are the base offset, zero-padded to 20 digits, so they sort in
 // log order. Every multi-byte integer below is big-endian. All layouts are
@@ -44,8 +51,16 @@
 //	 0            8             12                     16      17        21
 //
 // A segment is rolled when the next append would exceed segment.bytes, when
-// its first append is older than segment.ms, or when offsets would no
-// longer fit the 32-bit relative offsets of the indexes.
+// its first append is older than segment.ms (or max.compaction.lag.ms for a
+// compacted topic, if smaller), or when offsets would no longer fit the
+// 32-bit relative offsets of the indexes.
+//
+// Offsets are contiguous in the active segment. A closed segment of a
+// compacted topic may have gaps, between batches and between the records
+// of a batch (whose base offset and last offset delta stay those the
+// producer's batch was given), and batches without records; its last batch
+// still ends where the next segment starts. Rebuilt batches carry a new
+// CRC-32C; batches the cleaner does not change keep their bytes.
 //
 // # Offset index (.index)
 //
@@ -118,18 +133,45 @@
 // lost. Every durable write follows one order: write, fsync the file,
 // rename, fsync the directory.
 //
+// # Log start offset (log-start-offset) and cleaner checkpoint (cleaner-offset)
+//
+//	+---------------+------------+--------------+
+//	| version int16 | crc uint32 | offset int64 |  crc: CRC-32C of the offset
+//	+---------------+------------+--------------+
+//
+// The log start offset is persisted before it is used (a restart never
+// moves it back) and is never below the first segment's base: segments
+// wholly below it are deleted, by a crash interrupted at the latest on Open.
+// The cleaner checkpoint is only an optimisation: without it the next
+// cleaning maps the whole log again.
+//
+// # Segment removal and replacement
+//
+// Retention and DeleteRecordsBefore remove segments from the start of the
+// log (retention.go); the cleaner replaces closed segments by compacted
+// ones (cleaner.go). Only segments that are closed, wholly below the HW and
+// not the segment of the HW, synced point or log end qualify. Their files
+// are renamed to .deleted and removed after file.delete.delay.ms; a read
+// holds a reference on the segment it reads (segLife), so a segment's
+// files are closed only when the delay has passed and no read uses it.
+//
 // # Locks
 //
 // Lock order, outer first:
 //
+//	maintenance.cleanMu  one cleaning of the partition at a time
+//	maintenance.mu  removing or replacing segments (retention,
+//	                DeleteRecordsBefore, the cleaner's swap), Close
 //	Partition.mu    the append lock: Append, roll, Close; producer state
 //	Partition.cpMu  recovery-point writes (also taken by the syncer alone)
 //	Partition.vmu   the view readers snapshot: segment list, log end, HW,
 //	                synced point, failure; held only briefly
-//	indexFile.mu, segment.tsMu   leaves
+//	indexFile.mu, segment.tsMu, maintenance.pmu   leaves
 //
 // Read, Offsets, OffsetForTimestamp and MaxTimestamp take only vmu, briefly,
 // then use ReadAt without locks, so they never wait behind a write or an
 // fsync, and never read past the HW's byte position. The syncer never takes
-// mu. Manager.mu is taken before, never inside, any partition lock.
+// mu. A cleaning holds only cleanMu while it reads and writes, mu briefly
+// to copy producer state, and maintenance.mu for its swap. Manager.mu is
+// taken before, never inside, any partition lock.
 package log

@@ -22,6 +22,8 @@ type Manager struct {
 
 	mu    sync.Mutex
 	parts map[tp]*Partition
+
+	bg background // retention and cleaner goroutines (retention.go)
 }
 
 type tp struct {
@@ -106,6 +108,7 @@ func OpenManager(dir string, configFor func(topic string) (Config, bool), opts O
 		m.Close()
 		return nil, err
 	}
+	m.startBackground()
 	return m, nil
 }
 
@@ -212,8 +215,9 @@ func (m *Manager) DeleteTopic(topic string) error {
 	return errors.Join(errs...)
 }
 
-// Close closes every partition.
+// Close stops retention and the cleaner and closes every partition.
 func (m *Manager) Close() error {
+	m.stopBackground()
 	m.mu.Lock()
 	ps := make([]*Partition, 0, len(m.parts))
 	for _, p := range m.parts {

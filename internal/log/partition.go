@@ -64,6 +64,8 @@ type Partition struct {
 	closed   bool
 	closeErr error
 
+	maint maintenance // log start, segment removal, cleaner (logstart.go)
+
 	kick       chan struct{}
 	done       chan struct{}
 	syncerDone chan struct{}
@@ -109,7 +111,7 @@ func (p *Partition) SetConfig(cfg Config) {
 func (p *Partition) Offsets() (logStart, highWatermark, logEnd int64) {
 	p.vmu.RLock()
 	defer p.vmu.RUnlock()
-	return p.segs[0].base, p.hw.offset, p.leo.offset
+	return p.maint.logStart, p.hw.offset, p.leo.offset
 }
 
 // Size returns the bytes of all segments.
@@ -197,6 +199,11 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		if err != nil {
 			return err
 		}
+		if cfg.Compact {
+			if err := p.checkKeys(b); err != nil {
+				return err
+			}
+		}
 		if h.ProducerID >= 0 && h.BaseSequence < 0 {
 			return fmt.Errorf("%w: producer id %d without a sequence number", records.ErrInvalid, h.ProducerID)
 		}
@@ -234,7 +241,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	p.vmu.RLock()
 	next := p.leo.offset
 	seg := p.segs[len(p.segs)-1]
-	logStart := p.segs[0].base
+	logStart := p.maint.logStart
 	p.vmu.RUnlock()
 	res.LogStartOffset = logStart
 
@@ -267,7 +274,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	now := p.now().UnixMilli()
 	size := seg.size.Load()
 	if size > 0 && (size+int64(len(batches)) > cfg.SegmentBytes ||
-		now-seg.rollAt >= cfg.SegmentMs ||
+		now-seg.rollAt >= cfg.rollMs() ||
 		last-seg.base > math.MaxInt32) {
 		if seg, err = p.roll(first); err != nil {
 			return res, err
@@ -443,44 +450,58 @@ func (p *Partition) WaitDurable(ctx context.Context, offset int64) error {
 // one at or above the HW gets no records and no error. A failed partition
 // returns its failure (ErrStorage).
 func (p *Partition) Read(offset int64, maxBytes int, minOneBatch bool) (ReadResult, error) {
+	for {
+		res, stale, err := p.read(offset, maxBytes, minOneBatch)
+		if !stale {
+			return res, err
+		}
+		// A segment of our view left the log (retention, compaction) and
+		// was closed: look again.
+	}
+}
+
+func (p *Partition) read(offset int64, maxBytes int, minOneBatch bool) (res ReadResult, stale bool, err error) {
 	p.vmu.RLock()
 	segs, hw, leo, closed, failErr := p.segs, p.hw, p.leo.offset, p.closed, p.failErr
+	res = ReadResult{HighWatermark: hw.offset, LogStartOffset: p.maint.logStart}
 	p.vmu.RUnlock()
-	res := ReadResult{HighWatermark: hw.offset, LogStartOffset: segs[0].base}
 	if failErr != nil {
 		// Like Kafka's offline log directory: a failed partition serves
 		// nothing (and its Notify channel stays closed).
-		return res, failErr
+		return res, false, failErr
 	}
 	if closed {
-		return res, ErrClosed
+		return res, false, ErrClosed
 	}
 	if offset < res.LogStartOffset || offset > leo {
-		return res, fmt.Errorf("%w: offset %d not in [%d, %d]", ErrOffsetOutOfRange, offset, res.LogStartOffset, leo)
+		return res, false, fmt.Errorf("%w: offset %d not in [%d, %d]", ErrOffsetOutOfRange, offset, res.LogStartOffset, leo)
 	}
 	if offset >= hw.offset {
-		return res, nil
+		return res, false, nil
 	}
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
 	for ; i < len(segs); i++ {
 		seg := segs[i]
+		if !seg.acquire() {
+			return res, true, nil
+		}
 		limit := seg.size.Load()
 		if seg == hw.seg {
 			limit = hw.pos // invariant 2: never past the HW
 		}
 		start, err := seg.find(offset, limit)
-		if err != nil {
-			return res, p.readErr(err)
-		}
-		if start >= 0 {
+		if err == nil && start >= 0 {
 			res.Records, err = readBatches(seg, start, limit, maxBytes, minOneBatch)
-			return res, p.readErr(err)
+		}
+		seg.release()
+		if err != nil || start >= 0 {
+			return res, false, p.readErr(err)
 		}
 		if seg == hw.seg {
 			break
 		}
 	}
-	return res, nil
+	return res, false, nil
 }
 
 // readErr turns the error of a read that raced with Close into ErrClosed.
@@ -543,6 +564,8 @@ func readBatches(seg *segment, start, limit int64, maxBytes int, minOneBatch boo
 // snapshot and closes the files. It is idempotent.
 func (p *Partition) Close() error {
 	p.closeOnce.Do(func() {
+		p.maint.mu.Lock() // no segment removal or swap in progress
+		defer p.maint.mu.Unlock()
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		close(p.done)
@@ -562,6 +585,7 @@ func (p *Partition) Close() error {
 		for _, s := range segs {
 			errs = append(errs, s.close())
 		}
+		p.destroyPending()
 		p.closeErr = errors.Join(errs...)
 	})
 	return p.closeErr

@@ -59,7 +59,8 @@ type loader struct {
 	fs       vfs.FS
 	dir      string
 	segs     []*segment
-	dirDirty bool // entries were created or removed: fsync the directory
+	dirDirty bool  // entries were created or removed: fsync the directory
+	lastBase int64 // base of the last segment, the active one
 }
 
 func (p *Partition) load() error {
@@ -72,6 +73,9 @@ func (p *Partition) load() error {
 		return storageErr("read dir", dir, err)
 	}
 	l := &loader{p: p, fs: fs, dir: dir}
+	if names, err = l.finishCleanerFiles(names); err != nil {
+		return err
+	}
 	var bases, snaps []int64
 	idxFiles := map[int64]bool{}
 	rpFound := false
@@ -138,6 +142,9 @@ func (p *Partition) load() error {
 	if err := p.checkpoint(end, true); err != nil {
 		return err
 	}
+	if err := p.loadLogStart(); err != nil {
+		return err
+	}
 	return p.loadProducerState(snaps, end)
 }
 
@@ -157,6 +164,7 @@ func (l *loader) recoverSegments(bases []int64, rp recoveryPoint, rpOK bool) (lo
 		}
 		return logPos{offset: 0, seg: s, maxTs: -1, maxTsOff: -1}, nil
 	}
+	l.lastBase = bases[len(bases)-1]
 	var end logPos
 	next := int64(-1) // offset the next segment must start at
 	for i, base := range bases {
@@ -248,7 +256,10 @@ func (l *loader) scan(s *segment, from logPos) (logPos, error) {
 		if err == nil {
 			err = records.CheckCRC(b)
 		}
-		if err == nil && h.BaseOffset != end.offset {
+		// Offsets continue from batch to batch, except that a closed
+		// segment may have gaps: the cleaner removes records and the rest
+		// keep their offsets. The active segment is never cleaned.
+		if err == nil && (h.BaseOffset < end.offset || (h.BaseOffset > end.offset && s.base == l.lastBase)) {
 			err = fmt.Errorf("base offset %d, expected %d", h.BaseOffset, end.offset)
 		}
 		if err == nil && (h.LastOffsetDelta < 0 || h.LastOffset()-s.base > 1<<31-1) {

@@ -66,6 +66,8 @@ type segment struct {
 	tsKnown  bool
 	maxTs    int64
 	maxTsOff int64
+
+	life segLife // reads in flight, for removal (retention.go)
 }
 
 func (s *segment) name() string { return s.log.Name() }
@@ -243,7 +245,10 @@ func (s *segment) find(offset, limit int64) (int64, error) {
 	found := int64(-1)
 	bad := start >= limit && start > 0
 	scan := func(b batchInfo) bool {
-		if b.pos == start && b.base != entryOffset {
+		// An index entry names the base offset of the batch it points at.
+		// The start of a segment has none: after compaction its first
+		// batch may start above the segment's base offset.
+		if b.pos == start && start > 0 && b.base != entryOffset {
 			bad = true
 			return false
 		}

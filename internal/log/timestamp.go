@@ -17,37 +17,50 @@ import (
 // ts, and we look at batch headers from there and at the records of the
 // first batch whose max timestamp reaches ts.
 func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool, err error) {
+	for {
+		offset, timestamp, ok, stale, err := p.offsetForTimestamp(ts)
+		if !stale {
+			return offset, timestamp, ok, err
+		}
+	}
+}
+
+func (p *Partition) offsetForTimestamp(ts int64) (offset, timestamp int64, ok, stale bool, err error) {
 	p.vmu.RLock()
-	segs, hw, closed, failErr := p.segs, p.hw, p.closed, p.failErr
+	segs, hw, logStart, closed, failErr := p.segs, p.hw, p.maint.logStart, p.closed, p.failErr
 	p.vmu.RUnlock()
 	if failErr != nil {
-		return 0, 0, false, failErr
+		return 0, 0, false, false, failErr
 	}
 	if closed {
-		return 0, 0, false, ErrClosed
+		return 0, 0, false, false, ErrClosed
 	}
-	for _, seg := range segs {
-		maxTs, limit := hw.maxTs, hw.pos
-		if seg != hw.seg {
-			if maxTs, _, err = seg.maxTimestamp(); err != nil {
-				return 0, 0, false, p.readErr(err)
+	for i, seg := range segs {
+		if i+1 == len(segs) || segs[i+1].base > logStart { // not wholly below the log start
+			if !seg.acquire() {
+				return 0, 0, false, true, nil
 			}
-			limit = seg.size.Load()
-		}
-		if maxTs >= ts {
-			offset, timestamp, ok, err = p.offsetForTimestampIn(seg, ts, limit)
+			maxTs, limit := hw.maxTs, hw.pos
+			if seg != hw.seg {
+				maxTs, _, err = seg.maxTimestamp()
+				limit = seg.size.Load()
+			}
+			if err == nil && maxTs >= ts {
+				offset, timestamp, ok, err = p.offsetForTimestampIn(seg, ts, limit, logStart)
+			}
+			seg.release()
 			if ok || err != nil {
-				return offset, timestamp, ok, p.readErr(err)
+				return offset, timestamp, ok, false, p.readErr(err)
 			}
 		}
 		if seg == hw.seg {
 			break
 		}
 	}
-	return 0, 0, false, nil
+	return 0, 0, false, false, nil
 }
 
-func (p *Partition) offsetForTimestampIn(seg *segment, ts, limit int64) (int64, int64, bool, error) {
+func (p *Partition) offsetForTimestampIn(seg *segment, ts, limit, logStart int64) (int64, int64, bool, error) {
 	var buf [timeEntrySize]byte
 	start := int64(0)
 	i, e, err := seg.times.searchLast(buf[:], func(e []byte) bool {
@@ -67,49 +80,62 @@ func (p *Partition) offsetForTimestampIn(seg *segment, ts, limit int64) (int64, 
 			return 0, 0, false, nil
 		}
 	}
-	var found batchInfo
-	hit := false
-	_, err = seg.walkHeaders(start, limit, func(b batchInfo) bool {
-		if b.maxTs >= ts {
-			found, hit = b, true
-			return false
+	for start < limit {
+		var found batchInfo
+		hit := false
+		_, err = seg.walkHeaders(start, limit, func(b batchInfo) bool {
+			if b.maxTs >= ts && b.last >= logStart {
+				found, hit = b, true
+				return false
+			}
+			return true
+		})
+		if err != nil || !hit {
+			return 0, 0, false, err
 		}
-		return true
-	})
-	if err != nil || !hit {
-		return 0, 0, false, err
+		batch, err := readBatchAt(seg, found.pos, found.size)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		h, err := records.ParseHeader(batch)
+		if err != nil {
+			return 0, 0, false, fmt.Errorf("%s at %d: %w", seg.name(), found.pos, err)
+		}
+		if h.NumRecords == 0 {
+			// Emptied by the cleaner, kept for its offsets: no record here.
+			start = found.pos + int64(found.size)
+			continue
+		}
+		off, t, ok, err := firstRecordAtOrAfter(batch, ts, logStart)
+		if err != nil {
+			return 0, 0, false, fmt.Errorf("%s at %d: %w", seg.name(), found.pos, err)
+		}
+		if !ok {
+			// The max timestamp said otherwise; trust the header as Kafka does.
+			return max(found.base, logStart), found.maxTs, true, nil
+		}
+		return off, t, true, nil
 	}
-	batch, err := readBatchAt(seg, found.pos, found.size)
-	if err != nil {
-		return 0, 0, false, err
-	}
-	off, t, ok, err := firstRecordAtOrAfter(batch, ts)
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("%s at %d: %w", seg.name(), found.pos, err)
-	}
-	if !ok {
-		// The max timestamp said otherwise; trust the header as Kafka does.
-		return found.base, found.maxTs, true, nil
-	}
-	return off, t, true, nil
+	return 0, 0, false, nil
 }
 
-// firstRecordAtOrAfter finds the first record of batch with a timestamp >=
-// ts. Compressed batches are decompressed (records.Iterate).
-func firstRecordAtOrAfter(batch []byte, ts int64) (int64, int64, bool, error) {
+// firstRecordAtOrAfter finds the first record of batch at or after offset
+// from with a timestamp >= ts. Compressed batches are decompressed
+// (records.Iterate).
+func firstRecordAtOrAfter(batch []byte, ts, from int64) (int64, int64, bool, error) {
 	h, err := records.ParseHeader(batch)
 	if err != nil {
 		return 0, 0, false, err
 	}
 	if h.TimestampType() == records.TimestampLogAppend {
 		// Every record carries the batch's log-append time.
-		return h.BaseOffset, h.MaxTimestamp, h.MaxTimestamp >= ts, nil
+		return max(h.BaseOffset, from), h.MaxTimestamp, h.MaxTimestamp >= ts, nil
 	}
 	var off, t int64
 	found := false
 	errStop := errors.New("stop")
 	_, err = records.Iterate(batch, 0, func(r *records.Record) error {
-		if rt := h.BaseTimestamp + r.TimestampDelta; rt >= ts {
+		if rt := h.BaseTimestamp + r.TimestampDelta; rt >= ts && h.BaseOffset+int64(r.OffsetDelta) >= from {
 			off, t, found = h.BaseOffset+int64(r.OffsetDelta), rt, true
 			return errStop
 		}
@@ -125,14 +151,23 @@ func firstRecordAtOrAfter(batch []byte, ts int64) (int64, int64, bool, error) {
 // largest timestamp below the high watermark (ListOffsets -3, KIP-734); the
 // first such record if several share it. ok is false if the log is empty.
 func (p *Partition) MaxTimestamp() (offset, timestamp int64, ok bool, err error) {
+	for {
+		offset, timestamp, ok, stale, err := p.maxTimestamp()
+		if !stale {
+			return offset, timestamp, ok, err
+		}
+	}
+}
+
+func (p *Partition) maxTimestamp() (offset, timestamp int64, ok, stale bool, err error) {
 	p.vmu.RLock()
 	segs, hw, closed, failErr := p.segs, p.hw, p.closed, p.failErr
 	p.vmu.RUnlock()
 	if failErr != nil {
-		return 0, 0, false, failErr
+		return 0, 0, false, false, failErr
 	}
 	if closed {
-		return 0, 0, false, ErrClosed
+		return 0, 0, false, false, ErrClosed
 	}
 	var (
 		best      *segment
@@ -143,8 +178,13 @@ func (p *Partition) MaxTimestamp() (offset, timestamp int64, ok bool, err error)
 	for _, seg := range segs {
 		maxTs, maxOff, limit := hw.maxTs, hw.maxTsOff, hw.pos
 		if seg != hw.seg {
-			if maxTs, maxOff, err = seg.maxTimestamp(); err != nil {
-				return 0, 0, false, p.readErr(err)
+			if !seg.acquire() {
+				return 0, 0, false, true, nil
+			}
+			maxTs, maxOff, err = seg.maxTimestamp()
+			seg.release()
+			if err != nil {
+				return 0, 0, false, false, p.readErr(err)
 			}
 			limit = seg.size.Load()
 		}
@@ -156,15 +196,26 @@ func (p *Partition) MaxTimestamp() (offset, timestamp int64, ok bool, err error)
 		}
 	}
 	if best == nil {
-		return 0, 0, false, nil
+		return 0, 0, false, false, nil
 	}
+	if !best.acquire() {
+		return 0, 0, false, true, nil
+	}
+	defer best.release()
+	offset, timestamp, ok, err = maxTimestampIn(best, bestOff, bestLimit)
+	return offset, timestamp, ok, false, p.readErr(err)
+}
+
+// maxTimestampIn returns the first record with the largest timestamp of the
+// batch of seg that holds offset off.
+func maxTimestampIn(best *segment, bestOff, bestLimit int64) (offset, timestamp int64, ok bool, err error) {
 	pos, err := best.find(bestOff, bestLimit)
 	if err != nil || pos < 0 {
-		return 0, 0, false, p.readErr(err)
+		return 0, 0, false, err
 	}
 	var hdr [records.LogOverhead]byte
 	if _, err := best.log.ReadAt(hdr[:], pos); err != nil && !errors.Is(err, io.EOF) {
-		return 0, 0, false, p.readErr(storageErr("read", best.name(), err))
+		return 0, 0, false, storageErr("read", best.name(), err)
 	}
 	size, err := records.PeekSize(hdr[:])
 	if err != nil {
@@ -172,7 +223,7 @@ func (p *Partition) MaxTimestamp() (offset, timestamp int64, ok bool, err error)
 	}
 	batch, err := readBatchAt(best, pos, size)
 	if err != nil {
-		return 0, 0, false, p.readErr(err)
+		return 0, 0, false, err
 	}
 	h, err := records.ParseHeader(batch)
 	if err != nil {
