@@ -1,9 +1,9 @@
 package broker
 
-// Produce: v3-v13.
+// Produce: v0-v13.
 //
-// Behavior: each partition's records must be exactly one magic-2 record
-// batch (Kafka's rule for v3+), which internal/log validates (CRC-32C,
+// Behavior: from v3 each partition's records must be exactly one magic-2
+// record batch (Kafka's rule), which internal/log validates (CRC-32C,
 // lengths, count against last offset delta, codec, no control batches,
 // max.message.bytes), deduplicates for idempotent producers and appends
 // under the partition lock. With acks=1 or acks=-1 the response is written
@@ -13,8 +13,21 @@ package broker
 // never answered; if it fails, the connection is closed, as Kafka does, so
 // the client notices.
 //
-// Version notes: v13 addresses topics by id (KIP-516). Produce v0-v2 (magic
-// 0/1 message sets) and transactional batches are not accepted yet.
+// compression.type: "producer" (the default) stores the producer's batch
+// byte for byte (invariant 4). A codec or "uncompressed" makes us rebuild a
+// batch in another codec with that codec (records.Recompress: records,
+// producer id, epoch, sequence and timestamps kept, CRC recomputed), as
+// Kafka's LogValidator does; decompression is bounded, so a bomb is
+// CORRUPT_MESSAGE.
+//
+// Version notes: v0-v2 carry magic 0 or 1 message sets, which we convert
+// into one magic-2 batch (records.ConvertLegacy: CRC-32 checked, compressed
+// wrappers unwrapped, keys, values and magic-1 timestamps kept, magic 0
+// without timestamps) compressed with the topic's compression.type, the
+// wrapper's codec for "producer". Like Kafka, a v0-v2 request may also carry
+// a magic-2 batch, and an empty message set appends nothing (offset -1).
+// zstd needs v7+ (UNSUPPORTED_COMPRESSION_TYPE below). v13 addresses topics
+// by id (KIP-516). Transactional batches are not accepted yet.
 
 import (
 	"context"
@@ -28,7 +41,7 @@ import (
 	"github.com/chronik-stream/chronik/internal/records"
 )
 
-func init() { regKey(kmsg.Produce, 3, 13, handleProduce) }
+func init() { regKey(kmsg.Produce, 0, 13, handleProduce) }
 
 func handleProduce(r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.ProduceRequest)
@@ -79,13 +92,18 @@ func handleProduce(r *request) (kmsg.Response, error) {
 			case p == nil:
 				fail(kerr.UnknownTopicOrPartition.Code, nil)
 			default:
-				if code, err := checkProduceRecords(rp.Records, req.TransactionID); code != 0 {
+				recs, code, err := produceRecords(r.version, rp.Records, req.TransactionID, &ts.conv, p.Config().MaxMessageBytes)
+				if code != 0 {
 					fail(code, err)
 					break
 				}
-				res, err := p.Append(rp.Records)
+				if recs == nil {
+					break // an empty legacy message set: nothing to append
+				}
+				res, err := p.Append(recs)
 				if err != nil {
 					fail(errorCode(err), err)
+					sp.LogStartOffset = appendErrLogStart(p, sp.ErrorCode)
 					b.metrics.produceError(ts.meta.Name)
 					break
 				}
@@ -129,6 +147,44 @@ func handleProduce(r *request) (kmsg.Response, error) {
 	return resp, nil
 }
 
+// produceRecords applies the request-level checks to one partition's
+// records and returns the batch to append, converted from a legacy message
+// set or recompressed for the topic's compression.type where needed; nil
+// for an empty legacy set. Like Kafka, a batch to recompress must fit
+// max.message.bytes as sent, and (checked by the log) as stored.
+func produceRecords(version int16, recs []byte, txnID *string, conv *conversion, maxMessageBytes int) ([]byte, int16, error) {
+	if version < 3 {
+		if len(recs) == 0 {
+			return nil, 0, nil
+		}
+		if m, ok := records.Magic(recs); !ok || m != records.MagicV2 {
+			b, err := records.ConvertLegacy(recs, conv.codec, conv.level, 0)
+			if err != nil {
+				return nil, errorCode(err), err
+			}
+			return b, 0, nil
+		}
+	}
+	if code, err := checkProduceRecords(recs, txnID); code != 0 {
+		return nil, code, err
+	}
+	h, _ := records.ParseHeader(recs) // checked above
+	if h.Codec() == records.CodecZstd && version < 7 {
+		return nil, kerr.UnsupportedCompressionType.Code, fmt.Errorf("produce requests with version %d are not allowed to use ZStandard compression", version)
+	}
+	if conv.codec != records.CodecProducer && h.Codec() != conv.codec {
+		if len(recs) > maxMessageBytes {
+			return nil, kerr.MessageTooLarge.Code, fmt.Errorf("batch of %d bytes exceeds max.message.bytes %d", len(recs), maxMessageBytes)
+		}
+		b, err := records.Recompress(recs, conv.codec, conv.level, 0)
+		if err != nil {
+			return nil, errorCode(err), err
+		}
+		return b, 0, nil
+	}
+	return recs, 0, nil
+}
+
 // checkProduceRecords applies the request-level rules Kafka applies before
 // the log sees a batch: exactly one record batch, magic 2, and (until
 // transactions exist) no transactional batches.
@@ -141,7 +197,7 @@ func checkProduceRecords(recs []byte, txnID *string) (int16, error) {
 		if n < len(recs) {
 			return kerr.InvalidRecord.Code, errors.New("produce requests of version 3 and above must contain exactly one record batch")
 		}
-		return kerr.CorruptMessage.Code, fmt.Errorf("record batch declares %d bytes but %d were sent", n, len(recs))
+		return kerr.InvalidRecord.Code, fmt.Errorf("record batch declares %d bytes but %d were sent", n, len(recs))
 	}
 	h, err := records.ParseHeader(recs)
 	if err != nil {
@@ -154,4 +210,17 @@ func checkProduceRecords(recs []byte, txnID *string) (int16, error) {
 		return kerr.InvalidTxnState.Code, errors.New("transactions are not supported by this broker yet")
 	}
 	return 0, nil
+}
+
+// appendErrLogStart is the log start offset Kafka reports with a failed
+// append: -1 where the batch never reached the log's validation (too large,
+// corrupt, storage failure), the partition's log start otherwise (invalid
+// records, sequence and epoch errors).
+func appendErrLogStart(p *klog.Partition, code int16) int64 {
+	switch code {
+	case kerr.MessageTooLarge.Code, kerr.RecordListTooLarge.Code, kerr.CorruptMessage.Code, kerr.KafkaStorageError.Code, kerr.NotLeaderForPartition.Code:
+		return -1
+	}
+	logStart, _, _ := p.Offsets()
+	return logStart
 }

@@ -1,22 +1,33 @@
 package broker
 
-// Fetch: v4-v17.
+// Fetch: v0-v17.
 //
 // Behavior: reads whole batches from each partition below its high
 // watermark (invariant 2) — the batch containing the fetch offset first, so
 // an offset inside a batch returns that batch. max_bytes and each
-// partition's max bytes are honoured, except that the first partition with
-// data may return one batch larger than both (KIP-74). When fewer than
-// min_bytes are available the request long-polls: it waits on every
-// requested partition's "high watermark advanced" signal until max_wait.
-// OFFSET_OUT_OF_RANGE for offsets outside [log start, log end].
+// partition's max bytes are honoured, except that from v3 the first
+// partition with data may return one batch larger than both (KIP-74); v0-v2
+// limits are hard, as in Kafka. When fewer than min_bytes are available the
+// request long-polls: it waits on every requested partition's "high
+// watermark advanced" signal until max_wait. OFFSET_OUT_OF_RANGE for
+// offsets outside [log start, log end].
 //
-// Version notes: fetch sessions (KIP-227, v7+) are answered sessionless:
-// session id 0 tells the client no session was created, so it keeps sending
-// full requests; an unknown session id gets FETCH_SESSION_ID_NOT_FOUND.
-// v13+ addresses topics by id. Without transactions the last stable offset
-// equals the high watermark and there are no aborted transactions. Rack-aware
-// replica selection (v11) has nothing to select on one node.
+// Version notes: v0-v3 get message sets down-converted to magic 0 (v0-v1)
+// or magic 1 (v2-v3) by records.DownConvert, as Kafka 3's lazy
+// down-conversion does: control batches and headers dropped, records of an
+// uncompressed batch below the fetch offset dropped, the first converted
+// batch whole and the rest within the size read. A zstd batch cannot be
+// down-converted (UNSUPPORTED_COMPRESSION_TYPE when it comes first), and a
+// topic with compression.type=zstd answers every fetch below v10 with
+// UNSUPPORTED_COMPRESSION_TYPE, as Kafka does. message.downconversion.enable
+// =false answers v0-v3 with UNSUPPORTED_VERSION (Kafka 3's rule; Kafka 4
+// dropped those versions). Fetch sessions (KIP-227, v7+) are answered
+// sessionless: session id 0 tells the client no session was created, so it
+// keeps sending full requests; an unknown session id gets
+// FETCH_SESSION_ID_NOT_FOUND. v13+ addresses topics by id. Without
+// transactions the last stable offset equals the high watermark and there
+// are no aborted transactions. Rack-aware replica selection (v11) has
+// nothing to select on one node.
 
 import (
 	"errors"
@@ -27,9 +38,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	klog "github.com/chronik-stream/chronik/internal/log"
+	"github.com/chronik-stream/chronik/internal/records"
 )
 
-func init() { regKey(kmsg.Fetch, 4, 17, handleFetch) }
+func init() { regKey(kmsg.Fetch, 0, 17, handleFetch) }
 
 func handleFetch(r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.FetchRequest)
@@ -64,7 +76,7 @@ func handleFetch(r *request) (kmsg.Response, error) {
 		if timer == nil {
 			timer = time.NewTimer(remaining)
 		}
-		if !waitAny(notify, timer.C, b.ctx.Done()) {
+		if !waitAny(notify, timer.C, b.stopping) {
 			return resp, nil // timed out or shutting down: what we have
 		}
 	}
@@ -126,14 +138,22 @@ func readFetch(b *Broker, req *kmsg.FetchRequest, version int16) (*kmsg.FetchRes
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
 				sp.ErrorCode = checkLeaderEpoch(rp.CurrentLeaderEpoch)
+				if sp.ErrorCode == 0 && version < 10 && ts.conv.codec == records.CodecZstd {
+					sp.ErrorCode = kerr.UnsupportedCompressionType.Code
+				}
+				if sp.ErrorCode == 0 && version <= 3 && !ts.conv.downConvert {
+					sp.ErrorCode = kerr.UnsupportedVersion.Code
+				}
 			}
 			if sp.ErrorCode != 0 {
 				hasErr = true
+				sp.AbortedTransactions = noAborted(version)
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
 			limit := min(int(rp.PartitionMaxBytes), budget-total)
-			minOne := total == 0 // KIP-74: only until some partition returned data
+			// KIP-74 (v3+): only until some partition returned data.
+			minOne := total == 0 && version >= 3
 			var res klog.ReadResult
 			var err error
 			if limit > 0 || minOne {
@@ -147,13 +167,33 @@ func readFetch(b *Broker, req *kmsg.FetchRequest, version int16) (*kmsg.FetchRes
 				if !errors.Is(err, klog.ErrOffsetOutOfRange) {
 					b.log.Warn("fetch read failed", "topic", ts.meta.Name, "partition", rp.Partition, "offset", rp.FetchOffset, "err", err)
 				}
-				res.LogStartOffset, res.HighWatermark, _ = p.Offsets()
+				// Kafka answers an errored partition with -1 offsets.
+				res = klog.ReadResult{HighWatermark: -1, LogStartOffset: -1}
+			}
+			if version <= 3 && len(res.Records) > 0 {
+				magic := int8(records.MagicV1)
+				if version <= 1 {
+					magic = records.MagicV0
+				}
+				conv, err := records.DownConvert(nil, res.Records, magic, rp.FetchOffset, len(res.Records), 0)
+				if err != nil {
+					sp.ErrorCode = errorCode(err)
+					hasErr = true
+					conv = nil
+					if !errors.Is(err, records.ErrUnsupportedCodec) {
+						b.log.Warn("fetch down-conversion failed", "topic", ts.meta.Name, "partition", rp.Partition, "offset", rp.FetchOffset, "err", err)
+					}
+				}
+				res.Records = conv
 			}
 			sp.HighWatermark = res.HighWatermark
 			sp.LastStableOffset = res.HighWatermark
 			sp.LogStartOffset = res.LogStartOffset
 			if res.Records != nil {
 				sp.RecordBatches = res.Records
+			}
+			if sp.ErrorCode != 0 {
+				sp.AbortedTransactions = noAborted(version)
 			}
 			total += len(res.Records)
 			if len(res.Records) > 0 {
@@ -200,4 +240,13 @@ func waitAny(chans []<-chan struct{}, timeout <-chan time.Time, done <-chan stru
 	case <-done:
 	}
 	return false
+}
+
+// noAborted is the aborted-transaction list of an errored partition: empty,
+// not null, as Kafka sends it (v4+).
+func noAborted(version int16) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	if version < 4 {
+		return nil
+	}
+	return []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 }

@@ -10,15 +10,24 @@ package broker
 // timestamp is the earliest offset whose record timestamp is at least it,
 // found through the time index; none gives offset -1 and timestamp -1.
 //
-// Version notes: v0 (an array of old-style offsets) is not offered; v10's
-// timeout only matters for remote storage.
+// Version notes: v0 answers with old-style offsets, as Kafka's
+// legacyFetchOffsetsBefore does for a log of one segment: the log start and
+// (when the log is not empty) the log end, capped at the high watermark,
+// newest first, at most max_num_offsets of them. -1 starts from the end, -2
+// from the start; other negative timestamps are UNSUPPORTED_VERSION. For a
+// timestamp, Kafka picks segments by file modification time, which we do
+// not track: we answer the offset of the first record at or after it (the
+// high watermark if none), then the log start. v10's timeout only matters
+// for remote storage.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	klog "github.com/chronik-stream/chronik/internal/log"
 )
 
-func init() { regKey(kmsg.ListOffsets, 1, 10, handleListOffsets) }
+func init() { regKey(kmsg.ListOffsets, 0, 10, handleListOffsets) }
 
 func handleListOffsets(r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.ListOffsetsRequest)
@@ -38,6 +47,9 @@ func handleListOffsets(r *request) (kmsg.Response, error) {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case checkLeaderEpoch(rp.CurrentLeaderEpoch) != 0:
 				sp.ErrorCode = checkLeaderEpoch(rp.CurrentLeaderEpoch)
+			case r.version == 0:
+				offs, err := legacyOffsets(p, rp.Timestamp, rp.MaxNumOffsets)
+				sp.OldStyleOffsets, sp.ErrorCode = offs, errorCode(err)
 			default:
 				logStart, hw, _ := p.Offsets()
 				switch rp.Timestamp {
@@ -71,4 +83,47 @@ func handleListOffsets(r *request) (kmsg.Response, error) {
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp, nil
+}
+
+// legacyOffsets answers ListOffsets v0 (see the header comment).
+func legacyOffsets(p *klog.Partition, ts int64, maxNum int32) ([]int64, error) {
+	logStart, hw, logEnd := p.Offsets()
+	// Kafka's offset array, oldest first: each segment's base (ours is one
+	// segment from the log start), then the log end if the last segment
+	// holds data.
+	all := []int64{logStart}
+	if logEnd > logStart {
+		all = append(all, logEnd)
+	}
+	start := len(all) - 1
+	switch {
+	case ts == -1:
+	case ts == -2:
+		start = 0
+	case ts < -2:
+		return nil, kerr.UnsupportedVersion
+	default:
+		off, _, ok, err := p.OffsetForTimestamp(ts)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || off > hw {
+			off = hw
+		}
+		all = []int64{logStart}
+		if off > logStart {
+			all = append(all, off)
+		}
+		start = len(all) - 1
+	}
+	n := min(int(max(maxNum, 0)), start+1)
+	out := make([]int64, 0, n)
+	for i := start; i >= 0 && len(out) < n; i-- {
+		out = append(out, all[i])
+	}
+	// A consumer never sees an offset above the high watermark.
+	if len(out) > 0 && out[0] > hw {
+		out[0] = hw
+	}
+	return out, nil
 }

@@ -50,7 +50,7 @@ func handleMetadata(r *request) (kmsg.Response, error) {
 	b := r.c.b
 
 	broker := kmsg.NewMetadataResponseBroker()
-	broker.NodeID, broker.Host, broker.Port = b.cfg.NodeID, b.advHost, b.advPort
+	broker.NodeID, broker.Host, broker.Port = b.cfg.NodeID, r.listenerHost(), r.listenerPort()
 	resp.Brokers = append(resp.Brokers, broker)
 	clusterID := b.meta.ClusterID()
 	resp.ClusterID = &clusterID

@@ -29,7 +29,7 @@ func handleDescribeCluster(r *request) (kmsg.Response, error) {
 	resp.ClusterID = b.meta.ClusterID()
 	resp.ControllerID = b.cfg.NodeID
 	br := kmsg.NewDescribeClusterResponseBroker()
-	br.NodeID, br.Host, br.Port = b.cfg.NodeID, b.advHost, b.advPort
+	br.NodeID, br.Host, br.Port = b.cfg.NodeID, r.listenerHost(), r.listenerPort()
 	resp.Brokers = append(resp.Brokers, br)
 	resp.ClusterAuthorizedOperations = math.MinInt32
 	if req.IncludeClusterAuthorizedOperations {

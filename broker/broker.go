@@ -13,6 +13,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 
 	klog "github.com/chronik-stream/chronik/internal/log"
 	"github.com/chronik-stream/chronik/internal/meta"
+	"github.com/chronik-stream/chronik/internal/vfs"
 )
 
 // Broker is a single-node Kafka-compatible broker.
@@ -36,21 +38,36 @@ type Broker struct {
 	meta *meta.Store
 	logs *klog.Manager
 
+	// topicMu serializes changes to the set of topics and partitions
+	// (create, delete, add partitions), so that a topic's metadata, its
+	// partition logs and its published state change in the same order.
+	// Lock order: topicMu before topicsMu.
+	topicMu sync.Mutex
 	// topicsMu guards topics and byID. Lock order: topicsMu before any
 	// partition's own lock (taken inside internal/log).
 	topicsMu sync.RWMutex
 	topics   map[string]*topicState
 	byID     map[[16]byte]*topicState
 
-	ln      net.Listener
+	ln      net.Listener // the first listener's (Addr)
 	metrics *metrics
 	httpSrv *http.Server
 
+	// advHost and advPort are the first listener's advertised address;
+	// a connection answers with its own listener's (security.go).
 	advHost string
 	advPort int32
 
-	ctx    context.Context // cancelled by Close: wakes long polls and waits
+	listeners []*listener  // bound by Start (security.go)
+	sec       *security    // credentials, ACLs, authorizer
+	connLimit *connLimiter // max.connections(.per.ip) (limits.go)
+	reqBytes  *byteSem     // queued.max.request.bytes
+
+	ctx    context.Context // cancelled by Close once requests had their chance to finish
 	cancel context.CancelFunc
+	// stopping is closed when Close begins: fetch long-polls answer with
+	// what they have at once instead of holding shutdown up for max_wait.
+	stopping chan struct{}
 
 	connsMu sync.Mutex
 	conns   map[*conn]struct{}
@@ -86,8 +103,9 @@ func New(cfg Config) (*Broker, error) {
 		conns:  make(map[*conn]struct{}),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.stopping = make(chan struct{})
 	b.metrics = newMetrics(b)
-	if err := cfg.FS.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := mkdirDurable(cfg.FS, cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("broker: data dir: %w", err)
 	}
 	start := time.Now()
@@ -96,6 +114,9 @@ func New(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker: metadata: %w", err)
 	}
 	b.meta = ms
+	if err := b.initSecurity(); err != nil {
+		return nil, err
+	}
 	brokerCfgs := b.brokerConfigs()
 	logs, err := klog.OpenManager(cfg.DataDir, func(topic string) (klog.Config, bool) {
 		t, ok := ms.Topic(topic)
@@ -103,7 +124,7 @@ func New(cfg Config) (*Broker, error) {
 			return klog.Config{}, false
 		}
 		return b.logConfig(t, brokerCfgs), true
-	}, klog.Options{FS: cfg.FS, Logger: b.log, OnSync: b.metrics.synced})
+	}, b.logOptions())
 	if err != nil {
 		return nil, fmt.Errorf("broker: opening logs: %w", err)
 	}
@@ -125,45 +146,25 @@ func (b *Broker) Start() error {
 	if !b.started.CompareAndSwap(false, true) {
 		return errors.New("broker: already started")
 	}
-	ln, err := net.Listen("tcp", b.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("broker: listen: %w", err)
+	if err := b.listen(); err != nil {
+		return err
 	}
-	b.ln = ln
-	b.advHost, b.advPort = b.advertised()
 	if b.cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", b.cfg.MetricsListen)
 		if err != nil {
-			ln.Close()
+			b.closeListeners()
 			return fmt.Errorf("broker: metrics listen: %w", err)
 		}
 		b.httpSrv = &http.Server{Handler: b.metrics.handler(), ReadHeaderTimeout: 10 * time.Second}
 		go b.httpSrv.Serve(mln)
 	}
 	b.ready.Store(true)
-	b.log.Info("listening", "addr", ln.Addr().String(), "advertised", net.JoinHostPort(b.advHost, strconv.Itoa(int(b.advPort))))
-	b.connWG.Add(1)
-	go b.acceptLoop()
+	for _, l := range b.listeners {
+		b.log.Info("listening", "listener", l.name, "protocol", l.proto, "addr", l.ln.Addr().String(), "advertised", net.JoinHostPort(l.advHost, strconv.Itoa(int(l.advPort))))
+		b.connWG.Add(1)
+		go b.acceptLoop(l)
+	}
 	return nil
-}
-
-func (b *Broker) advertised() (string, int32) {
-	host, portStr, _ := net.SplitHostPort(b.ln.Addr().String())
-	port, _ := strconv.Atoi(portStr)
-	advHost, advPort := b.cfg.AdvertisedHost, b.cfg.AdvertisedPort
-	if advPort == 0 {
-		advPort = int32(port)
-	}
-	if advHost == "" {
-		ip := net.ParseIP(host)
-		if ip == nil || ip.IsUnspecified() {
-			advHost = "127.0.0.1"
-			b.log.Warn("binding all interfaces without an advertised address: advertising 127.0.0.1, which only local clients can reach; set --advertised-addr")
-		} else {
-			advHost = host
-		}
-	}
-	return advHost, advPort
 }
 
 // Addr is the bound Kafka listener address (valid after Start).
@@ -181,14 +182,17 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.ready.Store(false)
-	if b.ln != nil {
-		b.ln.Close()
-	}
+	close(b.stopping)
+	b.closeListeners()
 	b.connsMu.Lock()
 	for c := range b.conns {
 		c.closeRead()
 	}
 	b.connsMu.Unlock()
+	// Parked joins and syncs are answered now, so connections drain.
+	if err := b.closeGroups(); err != nil {
+		b.log.Error("closing the group coordinator", "err", err)
+	}
 	// Let in-flight requests finish before cancelling waits.
 	done := make(chan struct{})
 	go func() { b.connWG.Wait(); close(done) }()
@@ -212,11 +216,11 @@ func (b *Broker) Close() error {
 	return err
 }
 
-func (b *Broker) acceptLoop() {
+func (b *Broker) acceptLoop(l *listener) {
 	defer b.connWG.Done()
 	var backoff time.Duration
 	for {
-		nc, err := b.ln.Accept()
+		nc, err := l.ln.Accept()
 		if err != nil {
 			if b.closed.Load() {
 				return
@@ -232,10 +236,23 @@ func (b *Broker) acceptLoop() {
 			return
 		}
 		backoff = 0
+		ip := remoteIP(nc.RemoteAddr())
+		if err := b.connLimit.admit(ip); err != nil {
+			if ok, n := b.connLimit.logRejection(); ok {
+				b.log.Info("connection rejected", "listener", l.name, "remote", nc.RemoteAddr().String(), "reason", err, "rejected_unlogged", n)
+			}
+			nc.Close()
+			continue
+		}
+		if l.tls != nil {
+			nc = tls.Server(nc, l.tls.server)
+		}
 		c := newConn(b, nc)
+		b.initConn(c, l, ip)
 		b.connsMu.Lock()
 		if b.closed.Load() {
 			b.connsMu.Unlock()
+			b.connLimit.release(ip)
 			nc.Close()
 			return
 		}
@@ -245,6 +262,7 @@ func (b *Broker) acceptLoop() {
 		go func() {
 			defer b.connWG.Done()
 			c.serve()
+			b.connLimit.release(ip)
 			b.connsMu.Lock()
 			delete(b.conns, c)
 			b.connsMu.Unlock()
@@ -256,4 +274,34 @@ func isTemporary(err error) bool {
 	type temp interface{ Temporary() bool }
 	var t temp
 	return errors.As(err, &t) && t.Temporary()
+}
+
+// mkdirDurable creates dir if needed and makes its entry durable: without
+// the parent's fsync a power cut could lose a fresh data directory with
+// acknowledged data in it. Every directory MkdirAll may have created has its
+// parent synced, from the deepest up to the first that already existed.
+func mkdirDurable(fs vfs.FS, dir string) error {
+	dir = filepath.Clean(dir)
+	var created []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, _, err := fs.Stat(d); err == nil {
+			break
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if len(created) == 0 {
+		return nil
+	}
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, d := range created {
+		if err := fs.SyncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -44,6 +44,69 @@ type Config struct {
 	// (e.g. "log.segment.bytes"), the defaults for every topic.
 	BrokerConfigs map[string]string
 
+	// Security and limits (security.go, sasl.go, acl.go, limits.go). Each
+	// field left at its zero value takes the BrokerConfigs entry of its
+	// Kafka name, if any, then the default given here.
+
+	// Listeners are the Kafka listeners, each with a name and a security
+	// protocol (listeners, listener.security.protocol.map). Empty means one
+	// PLAINTEXT listener on Listen, advertised as AdvertisedHost and
+	// AdvertisedPort.
+	Listeners []Listener
+	// TLS is the certificate configuration of the SSL and SASL_SSL
+	// listeners that have none of their own (ssl.client.auth).
+	TLS TLSConfig
+	// SASLMechanisms is sasl.enabled.mechanisms; empty means
+	// SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN.
+	SASLMechanisms []string
+	// SASLPlainUsers are PLAIN users and their passwords, checked before
+	// the SCRAM credentials (which PLAIN also accepts).
+	SASLPlainUsers map[string]string
+	// SASLMaxReceiveSize is sasl.server.max.receive.size: the largest
+	// frame before authentication on a SASL listener. Default 8 KiB
+	// (Kafka's is 512 KiB; our mechanisms' tokens are a few hundred bytes).
+	SASLMaxReceiveSize int32
+	// ConnectionsMaxReauth is connections.max.reauth.ms (KIP-368): the
+	// lifetime of a SASL session. 0 (the default): sessions do not expire.
+	ConnectionsMaxReauth time.Duration
+	// FailedAuthenticationDelay is connection.failed.authentication.delay.ms:
+	// how long a failed SASL exchange waits before its answer. Default
+	// 100ms; negative: none.
+	FailedAuthenticationDelay time.Duration
+	// Authorizer turns ACLs on (authorizer.class.name set): every request
+	// is checked against the stored ACLs.
+	Authorizer bool
+	// SuperUsers is super.users: principals ("User:admin") allowed
+	// everything.
+	SuperUsers []string
+	// AllowEveryoneIfNoACLFound is allow.everyone.if.no.acl.found: allow a
+	// request on a resource no ACL names. Default false.
+	AllowEveryoneIfNoACLFound bool
+	// MaxConnections is max.connections; MaxConnectionsPerIP is
+	// max.connections.per.ip, with per-address exceptions in
+	// MaxConnectionsPerIPOverrides (max.connections.per.ip.overrides, where
+	// 0 refuses the address). 0 means no limit. Connections over a limit
+	// are closed at accept.
+	MaxConnections               int
+	MaxConnectionsPerIP          int
+	MaxConnectionsPerIPOverrides map[string]int
+	// ConnectionsMaxIdle is connections.max.idle.ms: close a connection
+	// that sends nothing for this long while it is owed no response, or
+	// takes this long to send a frame or read a response. Default 10
+	// minutes; negative: never.
+	ConnectionsMaxIdle time.Duration
+	// QueuedMaxRequestBytes is queued.max.request.bytes: the request bytes
+	// all connections together may hold until their responses are written;
+	// past it readers stop reading. Default 512 MiB; negative: no limit.
+	QueuedMaxRequestBytes int64
+	// MaxConnRequestBytesInFlight is the same bound for one connection.
+	// Default socket.request.max.bytes; negative: no limit.
+	MaxConnRequestBytesInFlight int64
+
+	// boundListeners and boundAdvertised are the listeners as bound by
+	// Start, in Kafka's NAME://host:port,... form (DescribeConfigs).
+	boundListeners, boundAdvertised string
+
 	// Logger receives the broker's logs; nil is slog.Default().
 	Logger *slog.Logger
 	// FS is the filesystem seam; nil is the OS.
@@ -93,7 +156,7 @@ func (c *Config) validate() error {
 	if c.FS == nil {
 		c.FS = vfs.OS
 	}
-	return nil
+	return c.validateSecurity()
 }
 
 // staticBrokerConfigs is what DescribeConfigs reports as the broker's static
@@ -111,6 +174,7 @@ func (c *Config) staticBrokerConfigs(advHost string, advPort int32) map[string]s
 	m["socket.request.max.bytes"] = strconv.Itoa(int(c.MaxRequestBytes))
 	m["listeners"] = "PLAINTEXT://" + c.Listen
 	m["advertised.listeners"] = "PLAINTEXT://" + net.JoinHostPort(advHost, strconv.Itoa(int(advPort)))
+	c.limitConfigs(m)
 	if c.FsyncInterval > 0 {
 		m["log.flush.interval.ms"] = strconv.FormatInt(c.FsyncInterval.Milliseconds(), 10)
 	}

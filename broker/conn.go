@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -32,6 +33,10 @@ type conn struct {
 	once  sync.Once
 
 	clientID string
+
+	ln   *listener  // the listener it came in on (security.go)
+	auth connAuth   // SASL state and principal (sasl.go)
+	lim  connLimits // limits and buffers (limits.go)
 }
 
 // pending is one request's answer in the writer's queue.
@@ -43,6 +48,11 @@ type pending struct {
 	close   bool // close the connection after this (and write nothing)
 	start   time.Time
 	key     int16
+	// raw is a bare SASL token (after SaslHandshake v0), written with
+	// only its size.
+	raw []byte
+	// bytes are the request bytes held until this is written (limits.go).
+	bytes int64
 }
 
 // request is what a handler sees.
@@ -57,6 +67,9 @@ type request struct {
 	wait func()
 	// noResponse: produce with acks=0 is not answered.
 	noResponse bool
+	// closeAfter closes the connection once the response is written
+	// (failed SASL authentication).
+	closeAfter bool
 }
 
 func newConn(b *Broker, nc net.Conn) *conn {
@@ -70,7 +83,12 @@ func newConn(b *Broker, nc net.Conn) *conn {
 
 // closeRead stops the reader (shutdown): in-flight responses still go out.
 func (c *conn) closeRead() {
-	if tc, ok := c.nc.(*net.TCPConn); ok {
+	c.stop()
+	nc := c.nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.CloseRead()
 		return
 	}
@@ -80,6 +98,11 @@ func (c *conn) closeRead() {
 func (c *conn) serve() {
 	c.b.metrics.connOpened()
 	defer c.b.metrics.connClosed()
+	if err := c.tlsHandshake(); err != nil {
+		c.log.Info("TLS handshake failed; closing", "err", err)
+		c.nc.Close()
+		return
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -99,63 +122,78 @@ func (c *conn) serve() {
 var errConnClose = errors.New("closing connection")
 
 func (c *conn) readLoop() (err error) {
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	defer c.putReader()
 	var sizeBuf [4]byte
 	for {
-		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
+		if err := c.readFrameSize(sizeBuf[:]); err != nil {
 			return err
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 8 {
+		raw := c.auth.raw // a bare SASL token has no header
+		if size < 0 || size < 8 && !raw {
 			return fmt.Errorf("request frame of %d bytes is too small to hold a header", size)
 		}
-		if size > c.b.cfg.MaxRequestBytes {
-			// Checked before allocating anything.
-			return fmt.Errorf("request frame of %d bytes exceeds socket.request.max.bytes (%d)", size, c.b.cfg.MaxRequestBytes)
+		// Checked before allocating anything.
+		if limit, preAuth := c.frameLimit(); size > limit {
+			if preAuth {
+				return fmt.Errorf("frame of %d bytes before SASL authentication exceeds sasl.server.max.receive.size (%d)", size, limit)
+			}
+			return fmt.Errorf("request frame of %d bytes exceeds socket.request.max.bytes (%d)", size, limit)
 		}
-		buf := make([]byte, size)
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return fmt.Errorf("reading a %d-byte request: %w", size, err)
-		}
-		p, err := c.handleFrame(buf)
-		if err != nil {
+		// Back-pressure: the frame's bytes must be free before we
+		// allocate them; until then we read nothing more.
+		if err := c.acquireBytes(int64(size)); err != nil {
 			return err
 		}
-		if p != nil {
-			c.resps <- p
-			if p.close {
-				return errConnClose
+		p, err := c.readRequest(size, raw)
+		if err != nil || p == nil {
+			c.releaseBytes(int64(size))
+			if err != nil {
+				return err
 			}
+			continue
+		}
+		p.bytes = int64(size)
+		c.lim.queued.Add(1)
+		c.resps <- p
+		if p.close {
+			return errConnClose
 		}
 	}
+}
+
+// readRequest reads one frame's body and handles it.
+func (c *conn) readRequest(size int32, raw bool) (*pending, error) {
+	c.bodyDeadline()
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(c.reader(), buf); err != nil {
+		return nil, fmt.Errorf("reading a %d-byte request: %w", size, err)
+	}
+	if raw {
+		return c.handleRawSASL(buf)
+	}
+	return c.handleFrame(buf)
 }
 
 // handleFrame parses one request and runs its handler. A returned error
 // closes the connection.
 func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 	start := time.Now()
-	key := int16(binary.BigEndian.Uint16(buf[0:]))
-	version := int16(binary.BigEndian.Uint16(buf[2:]))
-	corr := int32(binary.BigEndian.Uint32(buf[4:]))
-	rest := buf[8:]
-	// Request header v1+: a nullable client id.
-	if len(rest) < 2 {
-		return nil, fmt.Errorf("request header (key %d, correlation %d) is truncated", key, corr)
+	hdr, err := parseRequestHeader(buf)
+	if err != nil {
+		return nil, err
 	}
-	var clientID *string
-	if l := int16(binary.BigEndian.Uint16(rest)); l >= 0 {
-		if int(l) > len(rest)-2 {
-			return nil, fmt.Errorf("request header (key %d, correlation %d): client id overruns the frame", key, corr)
-		}
-		s := string(rest[2 : 2+l])
-		clientID = &s
-		rest = rest[2+l:]
-	} else {
-		rest = rest[2:]
-	}
+	key, version, corr, clientID, rest := hdr.key, hdr.version, hdr.corr, hdr.clientID, hdr.body
 	if clientID != nil && c.clientID != *clientID {
 		c.clientID = *clientID
 		c.log = c.b.log.With("remote", c.nc.RemoteAddr().String(), "client_id", c.clientID)
+		if c.auth.principal != principalAnonymous && c.auth.principal != "" {
+			c.log = c.log.With("principal", c.auth.principal)
+		}
+	}
+	if err := c.gate(key); err != nil {
+		c.b.metrics.requestError(key)
+		return nil, err
 	}
 
 	h, known := handlers[key]
@@ -174,17 +212,8 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 		return c.unsupportedVersion(key, version, corr, h, start)
 	}
 
-	kreq := kmsg.RequestForKey(key)
-	kreq.SetVersion(version)
-	flexible := kreq.IsFlexible()
-	if flexible {
-		// Request header v2: tagged fields, which we skip.
-		var err error
-		if rest, err = skipTags(rest); err != nil {
-			return nil, fmt.Errorf("request header (key %d, correlation %d): %w", key, corr, err)
-		}
-	}
-	if err := kreq.ReadFrom(rest); err != nil {
+	kreq, err := decodeRequestBody(key, version, rest)
+	if err != nil {
 		c.b.metrics.requestError(key)
 		return nil, fmt.Errorf("%s v%d request (correlation %d) does not decode: %w", kmsg.NameForKey(key), version, corr, err)
 	}
@@ -195,7 +224,7 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 			p, err = nil, fmt.Errorf("internal error handling %s", kmsg.NameForKey(key))
 		}
 	}()
-	resp, err := h.fn(r)
+	resp, err := r.handle(h.fn) // ACL checks (acl_hooks.go), then the handler
 	if err != nil {
 		c.b.metrics.requestError(key)
 		return nil, err
@@ -211,45 +240,127 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 	}
 	// ApiVersions answers with response header v0 even when flexible.
 	flexHdr := resp.IsFlexible() && key != kmsg.ApiVersions.Int16()
-	return &pending{corr: corr, resp: resp, flexHdr: flexHdr, wait: r.wait, start: start, key: key}, nil
+	return &pending{corr: corr, resp: resp, flexHdr: flexHdr, wait: r.wait, start: start, key: key, close: r.closeAfter}, nil
+}
+
+// requestHeader is a parsed request header (v1, or v2 whose tagged fields
+// decodeRequestBody skips).
+type requestHeader struct {
+	key, version int16
+	corr         int32
+	clientID     *string
+	body         []byte // after the client id
+}
+
+// parseRequestHeader parses a frame's request header. It is pure: the
+// decode path of every request, and the fuzz target's.
+func parseRequestHeader(buf []byte) (requestHeader, error) {
+	if len(buf) < 8 {
+		return requestHeader{}, fmt.Errorf("request frame of %d bytes is too small to hold a header", len(buf))
+	}
+	h := requestHeader{
+		key:     int16(binary.BigEndian.Uint16(buf[0:])),
+		version: int16(binary.BigEndian.Uint16(buf[2:])),
+		corr:    int32(binary.BigEndian.Uint32(buf[4:])),
+	}
+	rest := buf[8:]
+	// Request header v1+: a nullable client id.
+	if len(rest) < 2 {
+		return h, fmt.Errorf("request header (key %d, correlation %d) is truncated", h.key, h.corr)
+	}
+	if l := int16(binary.BigEndian.Uint16(rest)); l >= 0 {
+		if int(l) > len(rest)-2 {
+			return h, fmt.Errorf("request header (key %d, correlation %d): client id overruns the frame", h.key, h.corr)
+		}
+		s := string(rest[2 : 2+l])
+		h.clientID = &s
+		rest = rest[2+l:]
+	} else {
+		rest = rest[2:]
+	}
+	h.body = rest
+	return h, nil
+}
+
+// decodeRequestBody decodes the body of a request of a registered key at
+// a version kmsg knows, skipping a flexible header's tagged fields first.
+func decodeRequestBody(key, version int16, body []byte) (kmsg.Request, error) {
+	kreq := kmsg.RequestForKey(key)
+	if kreq == nil {
+		return nil, fmt.Errorf("unknown API key %d", key)
+	}
+	kreq.SetVersion(version)
+	if kreq.IsFlexible() {
+		// Request header v2: tagged fields, which we skip.
+		var err error
+		if body, err = skipTags(body); err != nil {
+			return nil, fmt.Errorf("request header: %w", err)
+		}
+	}
+	if err := kreq.ReadFrom(body); err != nil {
+		return nil, err
+	}
+	return kreq, nil
 }
 
 func (c *conn) writeLoop() {
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	buf := make([]byte, 0, 4096)
+	// The write buffer comes from a pool while there is something to
+	// write: an idle connection holds none.
+	var bw *bufio.Writer
+	var buf []byte
 	failed := false
 	for p := range c.resps {
 		if p.wait != nil {
 			p.wait()
 		}
-		if failed || p.resp == nil {
-			continue
-		}
-		buf = append(buf[:0], 0, 0, 0, 0)
-		buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
-		if p.flexHdr {
-			buf = append(buf, 0)
-		}
-		buf = p.resp.AppendTo(buf)
-		binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
-		if _, err := bw.Write(buf); err != nil {
-			failed = true
-			c.nc.Close()
-			continue
-		}
-		c.b.metrics.requestDone(p.key, p.start)
-		if len(c.resps) == 0 {
-			if err := bw.Flush(); err != nil {
+		if !failed && (p.resp != nil || p.raw != nil) {
+			if bw == nil {
+				bw = writerPool.Get().(*bufio.Writer)
+				bw.Reset(c.nc)
+			}
+			buf = append(buf[:0], 0, 0, 0, 0)
+			if p.raw != nil {
+				buf = append(buf, p.raw...)
+			} else {
+				buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
+				if p.flexHdr {
+					buf = append(buf, 0)
+				}
+				buf = p.resp.AppendTo(buf)
+			}
+			binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
+			c.writeDeadline()
+			if _, err := bw.Write(buf); err != nil {
 				failed = true
 				c.nc.Close()
+			} else {
+				c.b.metrics.requestDone(p.key, p.start)
+			}
+			if cap(buf) > 1<<20 {
+				buf = nil // don't pin a large fetch buffer
 			}
 		}
-		if cap(buf) > 1<<20 {
-			buf = make([]byte, 0, 4096) // don't pin a large fetch buffer
+		c.releaseBytes(p.bytes)
+		c.lim.queued.Add(-1)
+		if bw != nil && len(c.resps) == 0 {
+			if !failed {
+				c.writeDeadline()
+				if err := bw.Flush(); err != nil {
+					failed = true
+					c.nc.Close()
+				}
+			}
+			bw.Reset(nil)
+			writerPool.Put(bw)
+			bw = nil
 		}
 	}
-	if !failed {
-		bw.Flush()
+	if bw != nil {
+		if !failed {
+			bw.Flush()
+		}
+		bw.Reset(nil)
+		writerPool.Put(bw)
 	}
 }
 

@@ -77,6 +77,8 @@ func errorCode(err error) int16 {
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, klog.ErrStorage):
 		return kerr.KafkaStorageError.Code
+	case errors.Is(err, records.ErrUnsupportedCodec):
+		return kerr.UnsupportedCompressionType.Code
 	case errors.Is(err, records.ErrControlBatch), errors.Is(err, records.ErrInvalid), errors.Is(err, records.ErrUnsupported):
 		return kerr.InvalidRecord.Code
 	case errors.Is(err, records.ErrCorrupt), errors.Is(err, records.ErrShort):

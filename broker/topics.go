@@ -2,9 +2,13 @@ package broker
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	klog "github.com/chronik-stream/chronik/internal/log"
 	"github.com/chronik-stream/chronik/internal/meta"
+	"github.com/chronik-stream/chronik/internal/records"
 )
 
 // brokerConfigs is the broker's static configuration by Kafka names.
@@ -34,14 +38,86 @@ func (b *Broker) logConfig(t meta.Topic, bc meta.BrokerConfigs) klog.Config {
 	}
 	c.LogAppendTime = lc.LogAppendTime
 	c.FlushInterval = b.cfg.FsyncInterval
+	c.Delete, c.Compact = lc.Delete, lc.Compact
+	c.RetentionMs, c.RetentionBytes = lc.RetentionMs, lc.RetentionBytes
+	c.FileDeleteDelayMs = lc.FileDeleteDelayMs
+	c.DeleteRetentionMs = lc.DeleteRetentionMs
+	c.MinCompactionLagMs, c.MaxCompactionLagMs = lc.MinCompactionLagMs, lc.MaxCompactionLagMs
+	c.MinCleanableDirtyRatio = lc.MinCleanableDirtyRatio
+	return c
+}
+
+// logOptions maps the broker configs of the log Manager's background work
+// (retention checks and the cleaner), with Kafka's names and defaults.
+func (b *Broker) logOptions() klog.Options {
+	bc := b.cfg.BrokerConfigs
+	num := func(name string, def int64) int64 {
+		s, ok := bc[name]
+		if !ok {
+			return def
+		}
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v < 0 {
+			b.log.Warn("ignoring an invalid broker config", "name", name, "value", s)
+			return def
+		}
+		return v
+	}
+	return klog.Options{
+		FS:                     b.cfg.FS,
+		Logger:                 b.log,
+		OnSync:                 b.metrics.synced,
+		RetentionCheckInterval: time.Duration(num("log.retention.check.interval.ms", 300000)) * time.Millisecond,
+		CleanerBackoff:         time.Duration(num("log.cleaner.backoff.ms", 15000)) * time.Millisecond,
+		CleanerBufferSize:      num("log.cleaner.dedupe.buffer.size", klog.DefaultCleanerBufferSize),
+		DisableCleaner:         strings.EqualFold(bc["log.cleaner.enable"], "false"),
+	}
+}
+
+// conversion is what the produce and fetch paths need from a topic's
+// configs, resolved once per published topicState.
+type conversion struct {
+	// codec is compression.type: records.CodecProducer keeps the
+	// producer's batches as they are; any other codec recompresses batches
+	// in another codec on append (Kafka's LogValidator).
+	codec records.Codec
+	level int // compression.<codec>.level; -1 the codec's default
+	// downConvert is message.downconversion.enable: false refuses Fetch
+	// v0-v3 (UNSUPPORTED_VERSION), as Kafka 3 did.
+	downConvert bool
+}
+
+// conversionFor resolves t's conversion settings against the broker's.
+func conversionFor(t meta.Topic, bc meta.BrokerConfigs) conversion {
+	lc := meta.EffectiveLogConfig(t, bc)
+	c := conversion{codec: records.CodecProducer, level: -1, downConvert: true}
+	switch lc.CompressionType {
+	case "uncompressed":
+		c.codec = records.CodecNone
+	case "gzip":
+		c.codec, c.level = records.CodecGzip, int(lc.GzipLevel)
+	case "snappy":
+		c.codec = records.CodecSnappy
+	case "lz4":
+		c.codec, c.level = records.CodecLZ4, int(lc.Lz4Level)
+	case "zstd":
+		c.codec, c.level = records.CodecZstd, int(lc.ZstdLevel)
+	}
+	// Accepted but, as in Kafka 4.1, not described: read it directly.
+	v, ok := t.Configs["message.downconversion.enable"]
+	if !ok {
+		v = bc["log.message.downconversion.enable"]
+	}
+	c.downConvert = !strings.EqualFold(v, "false")
 	return c
 }
 
 // openTopic opens (creating where missing) every partition of t and
 // registers it.
 func (b *Broker) openTopic(t meta.Topic) error {
-	cfg := b.logConfig(t, b.brokerConfigs())
-	ts := &topicState{meta: t, parts: make([]*klog.Partition, t.Partitions)}
+	bc := b.brokerConfigs()
+	cfg := b.logConfig(t, bc)
+	ts := &topicState{meta: t, parts: make([]*klog.Partition, t.Partitions), conv: conversionFor(t, bc)}
 	for i := range ts.parts {
 		p, err := b.logs.Create(t.Name, int32(i), cfg)
 		if err != nil {
@@ -62,6 +138,8 @@ func (b *Broker) createTopic(name string, partitions int32, configs map[string]s
 	if partitions <= 0 {
 		partitions = b.cfg.NumPartitions
 	}
+	b.topicMu.Lock()
+	defer b.topicMu.Unlock()
 	t, err := b.meta.CreateTopic(name, partitions, configs, validateOnly)
 	if err != nil || validateOnly {
 		return t, err
@@ -77,6 +155,8 @@ func (b *Broker) createTopic(name string, partitions int32, configs map[string]s
 // deleteTopic removes a topic from the metadata, then its files. Fetches in
 // flight on its partitions finish with an error.
 func (b *Broker) deleteTopic(name string) (meta.Topic, error) {
+	b.topicMu.Lock()
+	defer b.topicMu.Unlock()
 	t, err := b.meta.DeleteTopic(name)
 	if err != nil {
 		return t, err
@@ -87,6 +167,10 @@ func (b *Broker) deleteTopic(name string) (meta.Topic, error) {
 	b.topicsMu.Unlock()
 	if err := b.logs.DeleteTopic(name); err != nil {
 		b.log.Error("deleted topic but could not remove all its files", "topic", name, "err", err)
+	}
+	// As Kafka, a deleted topic's committed offsets go with it.
+	if c := b.groups(); c != nil {
+		c.DeleteTopicOffsets(name)
 	}
 	b.log.Info("topic deleted", "topic", name)
 	return t, nil

@@ -36,6 +36,13 @@ func usage(w io.Writer) {
 
 Commands:
   start     run the broker in the foreground (chronik start -h for flags)
+  user      add, delete or list SCRAM users (chronik user -h)
+  topic     create, list, describe, alter or delete topics (chronik topic -h)
+  produce   produce lines of stdin as records
+  consume   print records of a topic
+  group     list, describe, reset-offsets or delete consumer groups
+  bench     load generator: bench produce | bench consume
+  log       offline: verify or dump a data directory
   version   print the version
 `)
 }
@@ -48,6 +55,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "start":
 		return start(args[1:], stderr)
+	case "user":
+		return userCmd(args[1:], stdout, stderr)
+	case "bench", "topic", "produce", "consume", "group", "log":
+		return runTool(args, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "chronik %s\n", version)
 		return 0
@@ -73,6 +84,7 @@ type startOptions struct {
 	nodeID         int
 	autoCreate     bool
 	numPartitions  int
+	sec            securityOptions // security.go
 }
 
 func envOr(name, def string) string {
@@ -136,6 +148,7 @@ func parseStart(args []string, stderr io.Writer) (startOptions, error) {
 	fs.IntVar(&o.nodeID, "node-id", ei("CHRONIK_NODE_ID", 1), "node.id (CHRONIK_NODE_ID)")
 	fs.BoolVar(&o.autoCreate, "auto-create-topics", eb("CHRONIK_AUTO_CREATE_TOPICS", true), "auto.create.topics.enable (CHRONIK_AUTO_CREATE_TOPICS)")
 	fs.IntVar(&o.numPartitions, "num-partitions", ei("CHRONIK_NUM_PARTITIONS", 1), "num.partitions for auto-created topics (CHRONIK_NUM_PARTITIONS)")
+	o.sec.register(fs, &errs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -179,6 +192,9 @@ func (o startOptions) config(logger *slog.Logger) (broker.Config, error) {
 	cfg.NodeID = int32(o.nodeID)
 	cfg.AutoCreateTopics = o.autoCreate
 	cfg.NumPartitions = int32(o.numPartitions)
+	if err := o.sec.apply(&cfg); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
 }
 
@@ -232,7 +248,7 @@ func start(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "chronik start: %v\n", err)
 		return 2
 	}
-	logger.Info("starting chronik", "version", version, "data_dir", cfg.DataDir, "listen", cfg.Listen, "fsync", o.fsync)
+	logger.Info("starting chronik", "version", version, "data_dir", cfg.DataDir, "listen", listenSummary(cfg), "fsync", o.fsync)
 	b, err := broker.New(cfg)
 	if err != nil {
 		logger.Error("cannot open the broker", "err", err)
@@ -243,6 +259,7 @@ func start(args []string, stderr io.Writer) int {
 		b.Close()
 		return 1
 	}
+	defer reloadOnHUP(b, logger)()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	sig := <-sigs
