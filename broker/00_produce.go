@@ -104,6 +104,15 @@ func handleProduce(r *request) (kmsg.Response, error) {
 				if err != nil {
 					fail(errorCode(err), err)
 					sp.LogStartOffset = appendErrLogStart(p, sp.ErrorCode)
+					var te *klog.TimestampError
+					if errors.As(err, &te) && r.version >= 8 {
+						for _, i := range te.Indexes {
+							er := kmsg.NewProduceResponseTopicPartitionErrorRecord()
+							er.RelativeOffset = i
+							er.ErrorMessage = &te.Msg
+							sp.ErrorRecords = append(sp.ErrorRecords, er)
+						}
+					}
 					b.metrics.produceError(ts.meta.Name)
 					break
 				}

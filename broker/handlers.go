@@ -67,6 +67,8 @@ func errorCode(err error) int16 {
 		return ke.Code
 	case errors.Is(err, klog.ErrOffsetOutOfRange):
 		return kerr.OffsetOutOfRange.Code
+	case errors.Is(err, klog.ErrInvalidTimestamp):
+		return kerr.InvalidTimestamp.Code
 	case errors.Is(err, klog.ErrMessageTooLarge):
 		return kerr.MessageTooLarge.Code
 	case errors.Is(err, klog.ErrOutOfOrderSequence):

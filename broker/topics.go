@@ -37,6 +37,8 @@ func (b *Broker) logConfig(t meta.Topic, bc meta.BrokerConfigs) klog.Config {
 		c.MaxMessageBytes = int(lc.MaxMessageBytes)
 	}
 	c.LogAppendTime = lc.LogAppendTime
+	c.TimestampBeforeMaxMs = lc.MessageTimestampBeforeMaxMs
+	c.TimestampAfterMaxMs = lc.MessageTimestampAfterMaxMs
 	c.FlushInterval = b.cfg.FsyncInterval
 	c.Delete, c.Compact = lc.Delete, lc.Compact
 	c.RetentionMs, c.RetentionBytes = lc.RetentionMs, lc.RetentionBytes

@@ -30,6 +30,12 @@ type Config struct {
 	// LogAppendTime is message.timestamp.type=LogAppendTime: each batch gets
 	// the broker's clock as its max timestamp (and a recomputed CRC).
 	LogAppendTime bool
+	// TimestampBeforeMaxMs and TimestampAfterMaxMs are
+	// message.timestamp.before.max.ms and message.timestamp.after.max.ms:
+	// with CreateTime, a record timestamped further than this before or
+	// after the broker's clock is refused (ErrInvalidTimestamp). Zero or
+	// negative: no bound on that side.
+	TimestampBeforeMaxMs, TimestampAfterMaxMs int64
 	// FlushInterval 0 (the default) means the high watermark advances only
 	// after an fsync covers the data. A positive interval trades durability
 	// for throughput: the HW follows the log end right after the write and

@@ -199,6 +199,11 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		if err != nil {
 			return err
 		}
+		if !cfg.LogAppendTime {
+			if err := checkTimestamps(cfg, h, b, p.now().UnixMilli()); err != nil {
+				return err
+			}
+		}
 		if cfg.Compact {
 			if err := p.checkKeys(b); err != nil {
 				return err
