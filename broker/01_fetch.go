@@ -192,9 +192,6 @@ func readFetch(b *Broker, req *kmsg.FetchRequest, version int16) (*kmsg.FetchRes
 			if res.Records != nil {
 				sp.RecordBatches = res.Records
 			}
-			if sp.ErrorCode != 0 {
-				sp.AbortedTransactions = noAborted(version)
-			}
 			total += len(res.Records)
 			if len(res.Records) > 0 {
 				b.metrics.fetched(ts.meta.Name, len(res.Records))
@@ -242,8 +239,10 @@ func waitAny(chans []<-chan struct{}, timeout <-chan time.Time, done <-chan stru
 	return false
 }
 
-// noAborted is the aborted-transaction list of an errored partition: empty,
-// not null, as Kafka sends it (v4+).
+// noAborted is the aborted-transaction list of a partition refused before
+// any read (unknown topic or partition, leader epoch): empty, not null, as
+// Kafka sends it (v4+). A read error such as OFFSET_OUT_OF_RANGE keeps it
+// null, as Kafka does (tests/diff).
 func noAborted(version int16) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
 	if version < 4 {
 		return nil

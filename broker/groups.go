@@ -106,6 +106,22 @@ func (b *Broker) groupConfig() group.Config {
 			SegmentBytes:  num("offsets.topic.segment.bytes", 100<<20),
 			FlushInterval: b.cfg.FsyncInterval,
 		},
+		ConsumerSessionTimeout:    ms("group.consumer.session.timeout.ms", 45000),
+		ConsumerHeartbeatInterval: ms("group.consumer.heartbeat.interval.ms", 5000),
+		PartitionCount: func(topic string) int32 {
+			if ts := b.topic(topic); ts != nil {
+				return int32(len(ts.parts))
+			}
+			return 0
+		},
+		TopicNames: func() []string {
+			ts := b.allTopics()
+			out := make([]string, 0, len(ts))
+			for _, t := range ts {
+				out = append(out, t.meta.Name)
+			}
+			return out
+		},
 		PartitionExists: func(topic string, partition int32) bool {
 			return b.topic(topic).partition(partition) != nil
 		},

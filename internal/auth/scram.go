@@ -201,6 +201,7 @@ type SCRAMServer struct {
 	gs2Header       string
 	clientFirstBare string
 	serverFirst     string
+	cnonce          string // the client's part of nonce
 	nonce           string
 
 	// serverNonce, if set, replaces the random server nonce (tests
@@ -401,6 +402,7 @@ func (s *SCRAMServer) clientFirst(msg []byte) ([]byte, error) {
 	s.user, s.cred = user, cred
 	s.gs2Header = flag + "," + authz + ","
 	s.clientFirstBare = bare
+	s.cnonce = cnonce
 	s.nonce = cnonce + sn
 	s.serverFirst = "r=" + s.nonce + ",s=" + base64.StdEncoding.EncodeToString(cred.Salt) + ",i=" + strconv.Itoa(int(cred.Iterations))
 	return []byte(s.serverFirst), nil
@@ -425,8 +427,13 @@ func (s *SCRAMServer) clientFinal(msg []byte) ([]byte, error) {
 	if err != nil || string(cbind) != s.gs2Header {
 		return nil, failf("channel binding does not match the client first message")
 	}
+	// librdkafka before 2.6.1 (confluentinc/librdkafka#4895; kcat and the
+	// distributions' librdkafka 2.0.x) sends its own nonce again in front of
+	// the server's (cnonce+cnonce+snonce). Kafka 3.8.1 to 3.9 accept that
+	// (an endsWith check); the server's fresh nonce must still be there, so
+	// this accepts exactly that form and nothing looser.
 	nonce, ok := strings.CutPrefix(attrs[1], "r=")
-	if !ok || nonce != s.nonce {
+	if !ok || (nonce != s.nonce && nonce != s.cnonce+s.nonce) {
 		return nil, failf("invalid client nonce in the final client message")
 	}
 	for _, a := range attrs[2:] {

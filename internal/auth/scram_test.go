@@ -162,6 +162,51 @@ func TestSCRAMBadMessages(t *testing.T) {
 	}
 }
 
+// TestSCRAMLibrdkafkaNonce: librdkafka before 2.6.1 repeats its nonce in the
+// client-final message (r=cnonce+cnonce+snonce); that form is accepted with
+// the right proof, and other nonces are not.
+func TestSCRAMLibrdkafkaNonce(t *testing.T) {
+	for _, m := range SCRAMMechanisms {
+		cred, err := m.NewCredential("pw", 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lookup := func(u string) (Credential, bool) { return cred, u == "u" }
+		salted, err := m.SaltedPassword("pw", cred.Salt, int(cred.Iterations))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clientKey := m.hmac(salted, "Client Key")
+		for _, c := range []struct {
+			nonce func(cnonce, snonce string) string
+			ok    bool
+		}{
+			{func(c, s string) string { return s }, true},
+			{func(c, s string) string { return c + s }, true},
+			{func(c, s string) string { return "x" + s }, false},
+			{func(c, s string) string { return c + c + s }, false},
+			{func(c, s string) string { return s + c }, false},
+		} {
+			srv := m.NewServer(lookup, nil)
+			first, _, err := srv.Step([]byte("n,,n=u,r=abc"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			snonce := strings.TrimPrefix(strings.Split(string(first), ",")[0], "r=")
+			without := "c=biws,r=" + c.nonce("abc", snonce)
+			sig := m.hmac(m.h(clientKey), "n=u,r=abc,"+string(first)+","+without)
+			proof := make([]byte, len(sig))
+			for i := range sig {
+				proof[i] = clientKey[i] ^ sig[i]
+			}
+			_, done, err := srv.Step([]byte(without + ",p=" + base64.StdEncoding.EncodeToString(proof)))
+			if c.ok != (err == nil && done) {
+				t.Errorf("%s: client-final %q: done %v, err %v; want ok %v", m.Name(), without, done, err, c.ok)
+			}
+		}
+	}
+}
+
 func TestParsePlain(t *testing.T) {
 	for _, c := range []struct{ in, user, pass, err string }{
 		{"\x00alice\x00pw", "alice", "pw", ""},

@@ -46,6 +46,14 @@ func (c *Coordinator) Describe(ids []string) []GroupDescription {
 			d.State = Dead.String()
 			continue
 		}
+		if g.cg != nil {
+			// DescribeGroups is for classic groups: Kafka treats a
+			// consumer group as one it does not know (ConsumerGroupDescribe
+			// describes it).
+			d.State = Dead.String()
+			g.mu.Unlock()
+			continue
+		}
 		d.State, d.ProtocolType = g.state.String(), g.protocolType
 		if g.state == Stable {
 			d.Protocol = g.protocol
@@ -83,9 +91,6 @@ func (c *Coordinator) List(states, types []string) ([]GroupListing, error) {
 	match := func(filter []string, v string) bool {
 		return len(filter) == 0 || slices.ContainsFunc(filter, func(f string) bool { return strings.EqualFold(f, v) })
 	}
-	if !match(types, classicGroupType) {
-		return nil, nil
-	}
 	c.mu.RLock()
 	groups := make([]*group, 0, len(c.groups))
 	for _, g := range c.groups {
@@ -96,8 +101,11 @@ func (c *Coordinator) List(states, types []string) ([]GroupListing, error) {
 	for _, g := range groups {
 		g.mu.Lock()
 		l := GroupListing{Group: g.id, ProtocolType: g.protocolType, State: g.state.String(), Type: classicGroupType}
+		if g.cg != nil && g.state != Dead {
+			l.State, l.Type = g.consumerState(), consumerGroupType
+		}
 		g.mu.Unlock()
-		if l.State != Dead.String() && match(states, l.State) {
+		if l.State != Dead.String() && match(states, l.State) && match(types, l.Type) {
 			out = append(out, l)
 		}
 	}

@@ -126,6 +126,13 @@ func (c *Coordinator) Join(req JoinRequest) <-chan JoinResult {
 		return fail(req.MemberID, kerr.UnknownMemberID)
 	}
 	defer g.mu.Unlock()
+	if g.cg != nil {
+		if len(g.cg.members) > 0 {
+			// A consumer group takes no classic members.
+			return fail(req.MemberID, kerr.InconsistentGroupProtocol)
+		}
+		g.cg, g.subscribed = nil, nil
+	}
 	if !g.acceptJoiningMember(req.MemberID) {
 		if m := g.members[req.MemberID]; m != nil {
 			g.removeMemberAndUpdate(m, "group is full")
@@ -662,6 +669,7 @@ func (g *group) propagateAssignment(err error) {
 // unload answers everything waiting with NOT_COORDINATOR and stops the
 // timers (Close).
 func (g *group) unload() {
+	g.stopConsumerTimers()
 	g.stopJoinTimer()
 	g.stopSyncTimer()
 	for id := range g.pending {

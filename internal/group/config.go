@@ -48,6 +48,15 @@ type Config struct {
 	// __consumer_offsets (100 MiB segments).
 	Log klog.Config
 
+	// ConsumerSessionTimeout and ConsumerHeartbeatInterval are
+	// group.consumer.{session.timeout,heartbeat.interval}.ms (45s, 5s), for
+	// KIP-848 consumer groups.
+	ConsumerSessionTimeout, ConsumerHeartbeatInterval time.Duration
+	// PartitionCount is a topic's partition count (0: no such topic), and
+	// TopicNames every topic, for consumer groups' subscriptions.
+	PartitionCount func(topic string) int32
+	TopicNames     func() []string
+
 	// PartitionExists reports whether a topic partition exists; commits to
 	// others fail with UNKNOWN_TOPIC_OR_PARTITION. Nil accepts everything.
 	PartitionExists func(topic string, partition int32) bool
@@ -55,14 +64,16 @@ type Config struct {
 
 // Kafka's defaults.
 const (
-	DefaultInitialRebalanceDelay  = 3 * time.Second
-	DefaultMinSessionTimeout      = 6 * time.Second
-	DefaultMaxSessionTimeout      = 30 * time.Minute
-	DefaultOffsetMetadataMaxBytes = 4096
-	DefaultOffsetsRetention       = 7 * 24 * time.Hour
-	DefaultRetentionCheckInterval = 10 * time.Minute
-	DefaultCompactMinRecords      = 10000
-	DefaultCompactRatio           = 4
+	DefaultInitialRebalanceDelay     = 3 * time.Second
+	DefaultMinSessionTimeout         = 6 * time.Second
+	DefaultMaxSessionTimeout         = 30 * time.Minute
+	DefaultOffsetMetadataMaxBytes    = 4096
+	DefaultOffsetsRetention          = 7 * 24 * time.Hour
+	DefaultRetentionCheckInterval    = 10 * time.Minute
+	DefaultCompactMinRecords         = 10000
+	DefaultCompactRatio              = 4
+	DefaultConsumerSessionTimeout    = 45 * time.Second
+	DefaultConsumerHeartbeatInterval = 5 * time.Second
 	// offsetsSegmentBytes is offsets.topic.segment.bytes.
 	offsetsSegmentBytes = 100 << 20
 	// newMemberJoinTimeout bounds how long a new member's first JoinGroup
@@ -92,6 +103,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSessionTimeout <= 0 {
 		c.MaxSessionTimeout = DefaultMaxSessionTimeout
+	}
+	if c.ConsumerSessionTimeout <= 0 {
+		c.ConsumerSessionTimeout = DefaultConsumerSessionTimeout
+	}
+	if c.ConsumerHeartbeatInterval <= 0 {
+		c.ConsumerHeartbeatInterval = DefaultConsumerHeartbeatInterval
 	}
 	if c.MaxGroupSize <= 0 {
 		c.MaxGroupSize = math.MaxInt32

@@ -93,6 +93,9 @@ type group struct {
 	syncTimer      Timer
 	syncSeq        uint64
 
+	// cg is set while the group is a KIP-848 consumer group (consumer.go).
+	cg *consumerGroup
+
 	offsets        map[tp]Offset
 	pendingCommits map[tp]int // appended commits not yet applied
 }

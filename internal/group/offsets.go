@@ -96,7 +96,15 @@ func (c *Coordinator) Commit(req CommitRequest) <-chan CommitResult {
 	defer g.mu.Unlock()
 
 	// Kafka's validateOffsetCommit.
-	if req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil {
+	if g.cg != nil {
+		tps := make([]tp, 0, len(todo))
+		for _, a := range todo {
+			tps = append(tps, tp{req.Topics[a.i].Topic, req.Topics[a.i].Partitions[a.j].Partition})
+		}
+		if err := g.validateConsumerCommit(req.MemberID, req.Generation, tps); err != nil {
+			return all(err)
+		}
+	} else if req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil {
 		if err := g.validateMember(req.MemberID, req.InstanceID); err != nil {
 			return all(err)
 		}

@@ -55,23 +55,6 @@ var accepted = []Accepted{
 		Reason: "missing: IncrementalAlterConfigs is not implemented yet"},
 
 	// --- bugs (reported; remove the entry with the fix) --------------------------
-	{Case: "*", Path: "*.Partitions[*].AbortedTransactions", Kafka: "[]", Chronik: "null",
-		Reason: "bug: Fetch answers an errored partition (unknown topic/partition) with null AbortedTransactions where " +
-			"Kafka sends an empty array"},
-	{Case: "create-*", Step: "create *", Path: "Topics[*].Configs", Kafka: "[]", Chronik: "null",
-		Reason: "bug: CreateTopics (v5+) answers a failed topic with null Configs where Kafka sends an empty array"},
-	// Kafka answers -1 for these three only in errored partitions (an empty
-	// partition has HighWatermark 0), so the match on Kafka's -1 is narrow.
-	{Case: "*", Step: "fetch *", Path: "*.Partitions[*].HighWatermark", Kafka: "-1",
-		Reason: "bug: on OFFSET_OUT_OF_RANGE Kafka answers HighWatermark/LastStableOffset/LogStartOffset -1; Chronik " +
-			"fills in the partition's real values"},
-	{Case: "*", Step: "fetch *", Path: "*.Partitions[*].LastStableOffset", Kafka: "-1",
-		Reason: "bug: on OFFSET_OUT_OF_RANGE Kafka answers -1 (see HighWatermark)"},
-	{Case: "*", Step: "fetch *", Path: "*.Partitions[*].LogStartOffset", Kafka: "-1",
-		Reason: "bug: on OFFSET_OUT_OF_RANGE Kafka answers -1 (see HighWatermark)"},
-	{Case: "idempotent-produce", Step: "produce *", Path: "*.Partitions[*].LogStartOffset", Kafka: "0", Chronik: "-1",
-		Reason: "bug: on OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH Kafka's produce response carries the " +
-			"partition's log start offset (0); Chronik sends -1"},
 	{Case: "idempotent-produce", Step: "produce seq * again (duplicate*", Path: "*.Partitions[*].LogAppendTime", Chronik: "-1",
 		Reason: "bug (minor, Kafka quirk): for a duplicate idempotent batch Kafka answers LogAppendTime = the batch's " +
 			"max timestamp even on a CreateTime topic; Chronik answers -1. franz-go then stamps the records with that " +
@@ -80,16 +63,4 @@ var accepted = []Accepted{
 		Reason: "bug (minor): with include_synonyms Chronik lists log.retention.hours=168 (DEFAULT_CONFIG) as a synonym " +
 			"of retention.ms; Kafka lists none (it lists broker defaults only for configs whose broker synonym is " +
 			"defined with a default, e.g. log.cleanup.policy, log.segment.bytes)"},
-	{Case: "*", Path: "*Configs[message.downconversion.enable]",
-		Reason: "bug: Chronik reports message.downconversion.enable (DEFAULT_CONFIG, true) in CreateTopics and " +
-			"DescribeConfigs; Kafka 4.x removed that topic config (down-conversion is gone since 4.0) and does not report it"},
-	{Case: "produce-timestamps", Step: "produce 2 h in the future",
-		Reason: "bug: Chronik does not enforce message.timestamp.after.max.ms (default 3600000): a CreateTime batch 2 h " +
-			"in the future is appended; Kafka rejects it with INVALID_TIMESTAMP (32), BaseOffset -1 and ErrorRecords " +
-			"[{RelativeOffset 0, message}]"},
-	{Case: "produce-timestamps", Step: "list offsets latest", Path: "*.Offset", Kafka: "0", Chronik: "1",
-		Reason: "bug: follows from the accepted future-timestamp batch (see message.timestamp.after.max.ms)"},
-	{Case: "produce-corrupt-crc", Step: "produce batch with a bad length", Path: "*.ErrorCode", Kafka: "87 INVALID_RECORD", Chronik: "2 CORRUPT_MESSAGE",
-		Reason: "bug (minor): a batch whose length field disagrees with the records blob gets INVALID_RECORD (87) " +
-			"from Kafka and CORRUPT_MESSAGE (2) from Chronik"},
 }
