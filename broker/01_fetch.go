@@ -32,6 +32,8 @@ package broker
 import (
 	"errors"
 	"math"
+	"reflect"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -61,11 +63,15 @@ func handleFetch(r *request) (kmsg.Response, error) {
 	maxWait := time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond
 	deadline := time.Now().Add(maxWait)
 	var timer *time.Timer
+	arena := getFetchArena()
+	r.release = arena.release // once the writer has encoded the response
 	for {
 		// Take the wake-up signals before reading so an append between the
 		// read and the wait is not missed.
 		notify := collectNotify(b, req, r.version)
-		resp, n, hasErr := readFetch(b, req, r.version)
+		arena.reset() // a response read before is dropped
+		resp, n, hasErr := readFetch(b, req, r.version, arena)
+		r.sizeHint = fetchSizeHint(resp, n)
 		remaining := time.Until(deadline)
 		if n >= int(req.MinBytes) || hasErr || remaining <= 0 || len(notify) == 0 {
 			if timer != nil {
@@ -111,7 +117,7 @@ func collectNotify(b *Broker, req *kmsg.FetchRequest, version int16) []<-chan st
 
 // readFetch builds one response from what is readable now. It returns the
 // record bytes gathered and whether any partition has an error.
-func readFetch(b *Broker, req *kmsg.FetchRequest, version int16) (*kmsg.FetchResponse, int, bool) {
+func readFetch(b *Broker, req *kmsg.FetchRequest, version int16, arena *fetchArena) (*kmsg.FetchResponse, int, bool) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	budget := math.MaxInt32
 	if version >= 3 && req.MaxBytes >= 0 {
@@ -157,7 +163,8 @@ func readFetch(b *Broker, req *kmsg.FetchRequest, version int16) (*kmsg.FetchRes
 			var res klog.ReadResult
 			var err error
 			if limit > 0 || minOne {
-				res, err = p.Read(rp.FetchOffset, max(limit, 0), minOne)
+				res, err = p.ReadInto(arena.buf, rp.FetchOffset, max(limit, 0), minOne)
+				arena.took(res.Records)
 			} else {
 				res.LogStartOffset, res.HighWatermark, _ = p.Offsets()
 			}
@@ -203,6 +210,70 @@ func readFetch(b *Broker, req *kmsg.FetchRequest, version int16) (*kmsg.FetchRes
 	return resp, total, hasErr
 }
 
+// maxFetchArena bounds the read buffers kept in fetchArenaPool.
+const maxFetchArena = 16 << 20
+
+// fetchArenaPool holds *[]byte buffers that fetches read records into, so
+// a fetch neither allocates nor zeroes what it reads (one copy, from the
+// file; the writer's encoding is the second).
+var fetchArenaPool sync.Pool
+
+// fetchArena is one fetch's read buffer: each partition's records take
+// the next part of buf (Partition.ReadInto). It is released when the
+// response has been encoded, after which the records must not be used.
+type fetchArena struct {
+	buf  []byte
+	want int // record bytes read, to size the next arena
+}
+
+func getFetchArena() *fetchArena {
+	a := &fetchArena{}
+	if bp, ok := fetchArenaPool.Get().(*[]byte); ok {
+		a.buf = (*bp)[:0]
+	}
+	return a
+}
+
+func (a *fetchArena) reset() { a.buf, a.want = a.buf[:0], 0 }
+
+// took accounts for records just read with ReadInto(a.buf, ...).
+func (a *fetchArena) took(recs []byte) {
+	if len(recs) == 0 {
+		return
+	}
+	a.want += len(recs)
+	if free := a.buf[len(a.buf):cap(a.buf)]; len(free) > 0 && &free[0] == &recs[0] {
+		a.buf = a.buf[:len(a.buf)+len(recs)]
+	}
+}
+
+func (a *fetchArena) release() {
+	buf := a.buf
+	a.buf = nil
+	if a.want > cap(buf) && a.want <= maxFetchArena {
+		buf = make([]byte, 0, min(a.want+a.want/4, maxFetchArena)) // the next fetch of this size fits
+	}
+	if cap(buf) == 0 || cap(buf) > maxFetchArena {
+		return
+	}
+	buf = buf[:0]
+	fetchArenaPool.Put(&buf)
+}
+
+// fetchSizeHint estimates the encoded size of resp carrying n record bytes,
+// for the writer to size its buffer once (conn.writeLoop).
+func fetchSizeHint(resp *kmsg.FetchResponse, n int) int {
+	h := n + 64
+	for i := range resp.Topics {
+		h += 64 + len(resp.Topics[i].Topic) + 96*len(resp.Topics[i].Partitions)
+	}
+	return h
+}
+
+// maxSelectWait bounds the channels waitAny selects on directly
+// (reflect.Select takes at most 65536 cases).
+const maxSelectWait = 4096
+
 // waitAny blocks until one of chans is closed (true), or timeout or done
 // fires (false).
 func waitAny(chans []<-chan struct{}, timeout <-chan time.Time, done <-chan struct{}) bool {
@@ -214,6 +285,18 @@ func waitAny(chans []<-chan struct{}, timeout <-chan time.Time, done <-chan stru
 		case <-done:
 		}
 		return false
+	}
+	if len(chans) <= maxSelectWait {
+		// One select over all of them: no goroutine per partition.
+		cases := make([]reflect.SelectCase, 0, len(chans)+2)
+		for _, ch := range chans {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+		}
+		cases = append(cases,
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timeout)},
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(done)})
+		i, _, _ := reflect.Select(cases)
+		return i < len(chans)
 	}
 	woke := make(chan struct{}, 1)
 	stop := make(chan struct{})

@@ -53,6 +53,11 @@ type pending struct {
 	raw []byte
 	// bytes are the request bytes held until this is written (limits.go).
 	bytes int64
+	// sizeHint, when set, is about the encoded response's size (fetch:
+	// the record bytes it carries), so the writer sizes its buffer once.
+	sizeHint int
+	// release is request.release.
+	release func()
 }
 
 // request is what a handler sees.
@@ -70,6 +75,11 @@ type request struct {
 	// closeAfter closes the connection once the response is written
 	// (failed SASL authentication).
 	closeAfter bool
+	// sizeHint is passed on to pending.sizeHint.
+	sizeHint int
+	// release, when set, runs on the writer once the response has been
+	// encoded (or dropped): fetch returns its read buffer.
+	release func()
 }
 
 func newConn(b *Broker, nc net.Conn) *conn {
@@ -165,15 +175,63 @@ func (c *conn) readLoop() (err error) {
 // readRequest reads one frame's body and handles it.
 func (c *conn) readRequest(size int32, raw bool) (*pending, error) {
 	c.bodyDeadline()
-	buf := make([]byte, size)
-	if _, err := io.ReadFull(c.reader(), buf); err != nil {
+	br := c.reader()
+	// Produce frames come from a pool and go back to it once handled:
+	// the records are appended to the log (or converted into new
+	// buffers) inside the handler, and nothing of a Produce request is
+	// kept after it returns — kmsg copies strings, and the response,
+	// its wait and its ACL post hook hold none of the frame's bytes.
+	// Frames of other requests are never reused: their decoded []byte
+	// fields alias the frame and may be kept (group metadata, ...).
+	var buf []byte
+	pooled := false
+	if !raw && size <= maxPooledFrame {
+		if k, err := br.Peek(2); err == nil && int16(binary.BigEndian.Uint16(k)) == kmsg.Produce.Int16() {
+			buf, pooled = getFrame(int(size)), true
+		}
+	}
+	if buf == nil {
+		buf = make([]byte, size)
+	}
+	if _, err := io.ReadFull(br, buf); err != nil {
 		return nil, fmt.Errorf("reading a %d-byte request: %w", size, err)
 	}
 	if raw {
 		return c.handleRawSASL(buf)
 	}
-	return c.handleFrame(buf)
+	p, err := c.handleFrame(buf)
+	if pooled && err == nil {
+		putFrame(buf)
+	}
+	return p, err
 }
+
+// maxPooledFrame bounds the Produce frames kept for reuse.
+const maxPooledFrame = 8 << 20
+
+// framePool holds *[]byte Produce frame buffers (readRequest).
+var framePool sync.Pool
+
+// getFrame returns a buffer of n bytes whose contents are garbage: the
+// caller overwrites all of it (no zeroing for a reused buffer).
+func getFrame(n int) []byte {
+	if bp, ok := framePool.Get().(*[]byte); ok && cap(*bp) >= n {
+		return (*bp)[:n]
+	}
+	return make([]byte, n)
+}
+
+func putFrame(b []byte) {
+	b = b[:0]
+	framePool.Put(&b)
+}
+
+// maxKeptResponseBuf bounds the response buffer a connection's writer
+// keeps between responses (and puts in respBufPool when idle).
+const maxKeptResponseBuf = 16 << 20
+
+// respBufPool holds *[]byte response buffers of idle writers.
+var respBufPool sync.Pool
 
 // handleFrame parses one request and runs its handler. A returned error
 // closes the connection.
@@ -240,7 +298,7 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 	}
 	// ApiVersions answers with response header v0 even when flexible.
 	flexHdr := resp.IsFlexible() && key != kmsg.ApiVersions.Int16()
-	return &pending{corr: corr, resp: resp, flexHdr: flexHdr, wait: r.wait, start: start, key: key, close: r.closeAfter}, nil
+	return &pending{corr: corr, resp: resp, flexHdr: flexHdr, wait: r.wait, start: start, key: key, close: r.closeAfter, sizeHint: r.sizeHint, release: r.release}, nil
 }
 
 // requestHeader is a parsed request header (v1, or v2 whose tagged fields
@@ -318,6 +376,16 @@ func (c *conn) writeLoop() {
 				bw = writerPool.Get().(*bufio.Writer)
 				bw.Reset(c.nc)
 			}
+			if buf == nil {
+				if bp, ok := respBufPool.Get().(*[]byte); ok {
+					buf = *bp
+				}
+			}
+			// Size the buffer once for a large response rather than
+			// growing it (copying) while encoding.
+			if need := p.sizeHint + 64; cap(buf) < need {
+				buf = make([]byte, 0, need)
+			}
 			buf = append(buf[:0], 0, 0, 0, 0)
 			if p.raw != nil {
 				buf = append(buf, p.raw...)
@@ -336,9 +404,12 @@ func (c *conn) writeLoop() {
 			} else {
 				c.b.metrics.requestDone(p.key, p.start)
 			}
-			if cap(buf) > 1<<20 {
-				buf = nil // don't pin a large fetch buffer
+			if cap(buf) > maxKeptResponseBuf {
+				buf = nil // don't pin a huge fetch buffer
 			}
+		}
+		if p.release != nil {
+			p.release() // after the encoding above: resp is done with
 		}
 		c.releaseBytes(p.bytes)
 		c.lim.queued.Add(-1)
@@ -353,6 +424,12 @@ func (c *conn) writeLoop() {
 			bw.Reset(nil)
 			writerPool.Put(bw)
 			bw = nil
+			if buf != nil {
+				// An idle connection holds no response buffer either.
+				b := buf[:0]
+				respBufPool.Put(&b)
+				buf = nil
+			}
 		}
 	}
 	if bw != nil {

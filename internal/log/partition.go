@@ -455,8 +455,17 @@ func (p *Partition) WaitDurable(ctx context.Context, offset int64) error {
 // one at or above the HW gets no records and no error. A failed partition
 // returns its failure (ErrStorage).
 func (p *Partition) Read(offset int64, maxBytes int, minOneBatch bool) (ReadResult, error) {
+	return p.ReadInto(nil, offset, maxBytes, minOneBatch)
+}
+
+// ReadInto is Read reading into buf's spare capacity, buf[len(buf):cap(buf)],
+// when what it reads fits there (a fresh buffer otherwise), so a caller
+// can reuse one buffer for many reads. Records then aliases buf's array
+// (with its capacity capped at its length); the caller must not reuse that
+// part of buf while it uses Records.
+func (p *Partition) ReadInto(buf []byte, offset int64, maxBytes int, minOneBatch bool) (ReadResult, error) {
 	for {
-		res, stale, err := p.read(offset, maxBytes, minOneBatch)
+		res, stale, err := p.read(buf, offset, maxBytes, minOneBatch)
 		if !stale {
 			return res, err
 		}
@@ -465,7 +474,7 @@ func (p *Partition) Read(offset int64, maxBytes int, minOneBatch bool) (ReadResu
 	}
 }
 
-func (p *Partition) read(offset int64, maxBytes int, minOneBatch bool) (res ReadResult, stale bool, err error) {
+func (p *Partition) read(dst []byte, offset int64, maxBytes int, minOneBatch bool) (res ReadResult, stale bool, err error) {
 	p.vmu.RLock()
 	segs, hw, leo, closed, failErr := p.segs, p.hw, p.leo.offset, p.closed, p.failErr
 	res = ReadResult{HighWatermark: hw.offset, LogStartOffset: p.maint.logStart}
@@ -496,7 +505,7 @@ func (p *Partition) read(offset int64, maxBytes int, minOneBatch bool) (res Read
 		}
 		start, err := seg.find(offset, limit)
 		if err == nil && start >= 0 {
-			res.Records, err = readBatches(seg, start, limit, maxBytes, minOneBatch)
+			res.Records, err = readBatches(dst, seg, start, limit, maxBytes, minOneBatch)
 		}
 		seg.release()
 		if err != nil || start >= 0 {
@@ -524,16 +533,18 @@ func (p *Partition) readErr(err error) error {
 }
 
 // readBatches reads the whole batches in [start, limit) that fit in maxBytes.
-func readBatches(seg *segment, start, limit int64, maxBytes int, minOneBatch bool) ([]byte, error) {
+func readBatches(dst []byte, seg *segment, start, limit int64, maxBytes int, minOneBatch bool) ([]byte, error) {
 	n := limit - start
 	if int64(maxBytes) < n {
 		n = int64(max(maxBytes, 0))
 	}
 	var buf []byte
 	if n >= records.LogOverhead {
-		buf = make([]byte, n)
-		if _, err := seg.log.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
+		buf = readBuf(dst, int(n))
+		if m, err := seg.log.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
 			return nil, storageErr("read", seg.name(), err)
+		} else if m < len(buf) {
+			clear(buf[m:]) // a reused buffer holds old bytes
 		}
 		end := 0
 		for end < len(buf) {
@@ -558,11 +569,22 @@ func readBatches(seg *segment, start, limit int64, maxBytes int, minOneBatch boo
 	if err != nil || start+int64(size) > limit {
 		return nil, fmt.Errorf("%w: %s: bad batch at %d below the high watermark", records.ErrCorrupt, seg.name(), start)
 	}
-	buf = make([]byte, size)
-	if _, err := seg.log.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
+	buf = readBuf(dst, size)
+	if m, err := seg.log.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
 		return nil, storageErr("read", seg.name(), err)
+	} else if m < len(buf) {
+		clear(buf[m:])
 	}
-	return buf, nil
+	return buf[:size:size], nil
+}
+
+// readBuf returns n bytes of dst's spare capacity if they fit, else a new
+// buffer.
+func readBuf(dst []byte, n int) []byte {
+	if free := dst[len(dst):cap(dst)]; len(free) >= n {
+		return free[:n]
+	}
+	return make([]byte, n)
 }
 
 // Close stops the syncer, fsyncs, writes the recovery point and a producer
