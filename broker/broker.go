@@ -155,6 +155,7 @@ func (b *Broker) Start() error {
 			b.closeListeners()
 			return fmt.Errorf("broker: metrics listen: %w", err)
 		}
+		b.metrics.addr = mln.Addr().String()
 		b.httpSrv = &http.Server{Handler: b.metrics.handler(), ReadHeaderTimeout: 10 * time.Second}
 		go b.httpSrv.Serve(mln)
 	}

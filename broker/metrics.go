@@ -26,6 +26,8 @@ type metrics struct {
 	fsyncs      prometheus.Histogram
 	fsyncBytes  prometheus.Histogram
 	b           *Broker
+	// addr is the bound address of the metrics endpoint, set by Start.
+	addr string
 }
 
 func newMetrics(b *Broker) *metrics {
@@ -41,7 +43,7 @@ func newMetrics(b *Broker) *metrics {
 	m.fsyncs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "chronik_fsync_duration_seconds", Help: "Duration of group-commit fsyncs of partition segments (the count is the number of fsyncs).", Buckets: prometheus.ExponentialBuckets(0.00005, 3, 10)})
 	m.fsyncBytes = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "chronik_fsync_batch_bytes", Help: "Bytes made durable by one group-commit fsync.", Buckets: prometheus.ExponentialBuckets(512, 4, 10)})
 	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.recordsIn, m.bytesOut, m.produceErrs, m.conns, m.fsyncs, m.fsyncBytes,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		stateCollector{b}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -75,6 +77,10 @@ func (m *metrics) synced(d time.Duration, bytes int64) {
 	m.fsyncs.Observe(d.Seconds())
 	m.fsyncBytes.Observe(float64(bytes))
 }
+
+// MetricsAddr is the bound address of the /metrics endpoint (valid after
+// Start; empty when MetricsListen is empty).
+func (b *Broker) MetricsAddr() string { return b.metrics.addr }
 
 // Registry is the broker's Prometheus registry (for embedding and tests).
 func (b *Broker) Registry() *prometheus.Registry { return b.metrics.reg }

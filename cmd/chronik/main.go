@@ -4,7 +4,8 @@
 //	chronik version   print the version
 //
 // Every flag of start has an environment variable; a flag wins over the
-// variable, the variable over the default.
+// variable, the variable over the config file (--config, configfile.go),
+// the file over the default.
 package main
 
 import (
@@ -36,6 +37,7 @@ func usage(w io.Writer) {
 
 Commands:
   start     run the broker in the foreground (chronik start -h for flags)
+  config    show the effective configuration: config show [--config F] [flags]
   user      add, delete or list SCRAM users (chronik user -h)
   topic     create, list, describe, alter or delete topics (chronik topic -h)
   produce   produce lines of stdin as records
@@ -57,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return start(args[1:], stderr)
 	case "user":
 		return userCmd(args[1:], stdout, stderr)
+	case "config":
+		return configCmd(args[1:], stdout, stderr)
 	case "bench", "topic", "produce", "consume", "group", "log":
 		return runTool(args, stdout, stderr)
 	case "version", "--version", "-v":
@@ -85,6 +89,8 @@ type startOptions struct {
 	autoCreate     bool
 	numPartitions  int
 	sec            securityOptions // security.go
+	configFile     string          // --config (configfile.go)
+	file           *fileConfig     // what the config file set; nil without one
 }
 
 func envOr(name, def string) string {
@@ -119,6 +125,13 @@ func envBool(name string, def bool) (bool, error) {
 }
 
 func parseStart(args []string, stderr io.Writer) (startOptions, error) {
+	o, _, err := parseStartFlags(args, stderr)
+	return o, err
+}
+
+// parseStartFlags parses start's flags, then applies the config file to
+// those neither a flag nor the environment set (configfile.go).
+func parseStartFlags(args []string, stderr io.Writer) (startOptions, *flag.FlagSet, error) {
 	var o startOptions
 	var errs []error
 	ei := func(name string, def int) int {
@@ -149,13 +162,19 @@ func parseStart(args []string, stderr io.Writer) (startOptions, error) {
 	fs.BoolVar(&o.autoCreate, "auto-create-topics", eb("CHRONIK_AUTO_CREATE_TOPICS", true), "auto.create.topics.enable (CHRONIK_AUTO_CREATE_TOPICS)")
 	fs.IntVar(&o.numPartitions, "num-partitions", ei("CHRONIK_NUM_PARTITIONS", 1), "num.partitions for auto-created topics (CHRONIK_NUM_PARTITIONS)")
 	o.sec.register(fs, &errs)
+	fs.StringVar(&o.configFile, "config", envOr("CHRONIK_CONFIG", ""), "config file of key = value lines; flags and environment variables win over it (CHRONIK_CONFIG)")
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return o, fs, err
 	}
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments: %v", fs.Args()))
 	}
-	return o, errors.Join(errs...)
+	if o.configFile != "" {
+		var err error
+		o.file, err = loadConfigFile(fs, o.configFile)
+		errs = append(errs, err)
+	}
+	return o, fs, errors.Join(errs...)
 }
 
 func (o startOptions) config(logger *slog.Logger) (broker.Config, error) {
@@ -192,6 +211,7 @@ func (o startOptions) config(logger *slog.Logger) (broker.Config, error) {
 	cfg.NodeID = int32(o.nodeID)
 	cfg.AutoCreateTopics = o.autoCreate
 	cfg.NumPartitions = int32(o.numPartitions)
+	o.file.apply(&cfg)
 	if err := o.sec.apply(&cfg); err != nil {
 		return cfg, err
 	}
