@@ -200,8 +200,10 @@ func consume(ctx context.Context, env Env, cf *clientFlags, o consumeOptions) er
 				pending[p] = end
 			}
 		}
+		// AutoCommitMarks: only records we mark (printed ones) are
+		// committed, never what was polled past --max-messages.
 		opts = append(opts, kgo.ConsumerGroup(o.group), kgo.ConsumeTopics(o.topic),
-			kgo.ConsumeResetOffset(o.from.kgoOffset()))
+			kgo.ConsumeResetOffset(o.from.kgoOffset()), kgo.AutoCommitMarks())
 	}
 	if o.exitAtEnd && len(pending) == 0 {
 		return nil
@@ -243,6 +245,9 @@ func consume(ctx context.Context, env Env, cf *clientFlags, o consumeOptions) er
 			buf = o.format.append(buf[:0], r)
 			w.Write(buf)
 			printed++
+			if o.group != "" {
+				cl.MarkCommitRecords(r)
+			}
 			if end, ok := pending[r.Partition]; ok && r.Offset+1 >= end {
 				delete(pending, r.Partition)
 			}
@@ -260,7 +265,7 @@ func consume(ctx context.Context, env Env, cf *clientFlags, o consumeOptions) er
 		// are not marked.
 		cctx, cancel := context.WithTimeout(context.Background(), cf.timeout)
 		defer cancel()
-		if err := cl.CommitUncommittedOffsets(cctx); err != nil {
+		if err := cl.CommitMarkedOffsets(cctx); err != nil {
 			return fmt.Errorf("commit offsets of group %s: %w", o.group, err)
 		}
 	}

@@ -314,6 +314,21 @@ func TestGroupCommands(t *testing.T) {
 		t.Errorf("resume from commit: %q", r.stdout)
 	}
 
+	// --max-messages commits only what it printed: one of two new records.
+	mustRun(t, "i\nj\n", on(addr, "produce", "jobs", "-p", "1")...)
+	r = mustRun(t, "", on(addr, "consume", "jobs", "--group", "workers", "-c", "1", "-f", `%v`)...)
+	if r.stdout != "i" {
+		t.Errorf("consume -c 1: %q", r.stdout)
+	}
+	r = mustRun(t, "", on(addr, "group", "describe", "workers")...)
+	if !strings.Contains(r.stdout, "total lag: 1") {
+		t.Errorf("consume -c 1 committed more than it printed:\n%s", r.stdout)
+	}
+	r = mustRun(t, "", on(addr, "consume", "jobs", "--group", "workers", "-e", "-f", `%v`)...)
+	if r.stdout != "j" {
+		t.Errorf("resume after -c 1: %q", r.stdout)
+	}
+
 	// reset-offsets: dry run, then execute.
 	r = mustRun(t, "", on(addr, "group", "reset-offsets", "workers", "--topic", "jobs", "--to", "earliest")...)
 	if !strings.Contains(r.stdout, "dry run") || !regexpRow(r.stdout, "jobs", "0", "6", "0") {
@@ -332,7 +347,7 @@ func TestGroupCommands(t *testing.T) {
 	r = mustRun(t, "", on(addr, "consume", "jobs", "--group", "workers", "-e", "-f", `%v`)...)
 	got = []byte(r.stdout)
 	slices.Sort(got)
-	if string(got) != "efh" {
+	if string(got) != "efhij" { // partition 1 from 0 (e, f, i, j), partition 0's last (h)
 		t.Errorf("after resets: %q", r.stdout)
 	}
 
