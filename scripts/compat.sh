@@ -14,7 +14,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 1
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
-SUITES="${COMPAT_SUITES:-kcat kafka-python confluent-kafka kafkajs}"
+SUITES="${COMPAT_SUITES:-kcat kafka-python confluent-kafka kafkajs kafka-python-codecs confluent-kafka-codecs kafka-python-pypi confluent-kafka-pypi kafka-python-pypi-codecs confluent-kafka-pypi-codecs}"
 SUITE_TIMEOUT="${COMPAT_SUITE_TIMEOUT:-300}"
 START_TIME=$SECONDS
 
@@ -41,6 +41,17 @@ for py in ${PYTHON_FOR_COMPAT:-} /usr/bin/python3 python3; do
 done
 [ -n "$PYTHON" ] || { echo "compat: no python3 can import kafka and confluent_kafka"; exit 1; }
 export PYTHON
+
+# The newest PyPI kafka-python / confluent-kafka, in a cached venv
+# (tests/compat/pypi.sh), only when a *-pypi* suite is selected.
+PYPI_PYTHON=""
+case " $SUITES " in
+  *-pypi*)
+    # shellcheck source=tests/compat/pypi.sh
+    . "$ROOT/tests/compat/pypi.sh"
+    PYPI_PYTHON="$(pypi_python)" || PYPI_PYTHON=""
+    ;;
+esac
 
 # --- broker ------------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/chronik-compat.XXXXXX")"
@@ -154,6 +165,18 @@ for s in $SUITES; do
     kafka-python) run_suite kafka-python "$PYTHON" "$ROOT/tests/compat/kafka_python_test.py" ;;
     confluent-kafka) run_suite confluent-kafka "$PYTHON" "$ROOT/tests/compat/confluent_kafka_test.py" ;;
     kafkajs) run_suite kafkajs node "$ROOT/tests/compat/node/kafkajs_test.js" ;;
+    kafka-python-codecs|confluent-kafka-codecs)
+      run_suite "$s" "$PYTHON" "$ROOT/tests/compat/codecs_test.py" --client "${s%-codecs}" ;;
+    kafka-python-pypi|confluent-kafka-pypi|kafka-python-pypi-codecs|confluent-kafka-pypi-codecs)
+      if [ -z "$PYPI_PYTHON" ]; then
+        record "FAIL $s suite: no PyPI virtualenv (see the pypi: messages above)"
+      elif [ "${s%-codecs}" != "$s" ]; then
+        run_suite "$s" env COMPAT_CASE_PREFIX="pypi " "$PYPI_PYTHON" \
+          "$ROOT/tests/compat/codecs_test.py" --client "${s%-pypi-codecs}"
+      else
+        run_suite "$s" env COMPAT_CASE_PREFIX="pypi " "$PYPI_PYTHON" \
+          "$ROOT/tests/compat/$(echo "${s%-pypi}" | tr - _)_test.py"
+      fi ;;
     *) record "FAIL unknown compat suite '$s'" ;;
   esac
   if ! kill -0 "$BPID" 2>/dev/null; then
