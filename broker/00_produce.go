@@ -27,7 +27,14 @@ package broker
 // wrapper's codec for "producer". Like Kafka, a v0-v2 request may also carry
 // a magic-2 batch, and an empty message set appends nothing (offset -1).
 // zstd needs v7+ (UNSUPPORTED_COMPRESSION_TYPE below). v13 addresses topics
-// by id (KIP-516). Transactional batches are not accepted yet.
+// by id (KIP-516).
+//
+// Transactions: a transactional batch is appended only if its producer id
+// and epoch own an ongoing transaction that contains the partition
+// (INVALID_PRODUCER_ID_MAPPING, INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE
+// otherwise), checked and appended under the transaction's guard so that
+// no batch can follow the transaction's marker. Control batches from
+// clients are INVALID_RECORD.
 
 import (
 	"context"
@@ -39,6 +46,7 @@ import (
 
 	klog "github.com/chronik-stream/chronik/internal/log"
 	"github.com/chronik-stream/chronik/internal/records"
+	"github.com/chronik-stream/chronik/internal/txn"
 )
 
 func init() { regKey(kmsg.Produce, 0, 13, handleProduce) }
@@ -57,6 +65,10 @@ func handleProduce(r *request) (kmsg.Response, error) {
 	failed := false
 
 	badAcks := req.Acks != 0 && req.Acks != 1 && req.Acks != -1
+	// A transactional produce holds its transaction from the check that its
+	// partitions are in it until its batches are appended (internal/txn).
+	var guard txnGuard
+	defer guard.release()
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := kmsg.NewProduceResponseTopic()
@@ -92,13 +104,19 @@ func handleProduce(r *request) (kmsg.Response, error) {
 			case p == nil:
 				fail(kerr.UnknownTopicOrPartition.Code, nil)
 			default:
-				recs, code, err := produceRecords(r.version, rp.Records, req.TransactionID, &ts.conv, p.Config().MaxMessageBytes)
+				recs, code, err := produceRecords(r.version, rp.Records, &ts.conv, p.Config().MaxMessageBytes)
 				if code != 0 {
 					fail(code, err)
 					break
 				}
 				if recs == nil {
 					break // an empty legacy message set: nothing to append
+				}
+				if h, _ := records.ParseHeader(recs); h.IsTransactional() {
+					if code, err := guard.check(b, h, ts.meta.Name, rp.Partition); code != 0 {
+						fail(code, err)
+						break
+					}
 				}
 				res, err := p.Append(recs)
 				if err != nil {
@@ -161,7 +179,7 @@ func handleProduce(r *request) (kmsg.Response, error) {
 // set or recompressed for the topic's compression.type where needed; nil
 // for an empty legacy set. Like Kafka, a batch to recompress must fit
 // max.message.bytes as sent, and (checked by the log) as stored.
-func produceRecords(version int16, recs []byte, txnID *string, conv *conversion, maxMessageBytes int) ([]byte, int16, error) {
+func produceRecords(version int16, recs []byte, conv *conversion, maxMessageBytes int) ([]byte, int16, error) {
 	if version < 3 {
 		if len(recs) == 0 {
 			return nil, 0, nil
@@ -174,7 +192,7 @@ func produceRecords(version int16, recs []byte, txnID *string, conv *conversion,
 			return b, 0, nil
 		}
 	}
-	if code, err := checkProduceRecords(recs, txnID); code != 0 {
+	if code, err := checkProduceRecords(recs); code != 0 {
 		return nil, code, err
 	}
 	h, _ := records.ParseHeader(recs) // checked above
@@ -195,9 +213,9 @@ func produceRecords(version int16, recs []byte, txnID *string, conv *conversion,
 }
 
 // checkProduceRecords applies the request-level rules Kafka applies before
-// the log sees a batch: exactly one record batch, magic 2, and (until
-// transactions exist) no transactional batches.
-func checkProduceRecords(recs []byte, txnID *string) (int16, error) {
+// the log sees a batch: exactly one record batch, magic 2, not a control
+// batch.
+func checkProduceRecords(recs []byte) (int16, error) {
 	n, err := records.PeekSize(recs)
 	if err != nil {
 		return kerr.InvalidRecord.Code, errors.New("produce requests of version 3 and above must contain exactly one record batch")
@@ -215,10 +233,43 @@ func checkProduceRecords(recs []byte, txnID *string) (int16, error) {
 		}
 		return kerr.CorruptMessage.Code, err
 	}
-	if h.IsTransactional() || txnID != nil {
-		return kerr.InvalidTxnState.Code, errors.New("transactions are not supported by this broker yet")
+	if h.IsControl() {
+		return kerr.InvalidRecord.Code, errors.New("control batches are written by the transaction coordinator only")
 	}
 	return 0, nil
+}
+
+// txnGuard is a produce request's hold on its producer's transaction.
+type txnGuard struct {
+	g   *txn.Guard
+	pid int64
+	err error
+}
+
+// check verifies that the transactional batch h may be appended to the
+// partition: its producer owns an ongoing transaction at its epoch that
+// contains the partition. The first call takes the guard.
+func (tg *txnGuard) check(b *Broker, h records.Header, topic string, partition int32) (int16, error) {
+	if tg.g == nil && tg.err == nil {
+		tg.pid = h.ProducerID
+		tg.g, tg.err = b.txns.BeginProduce(h.ProducerID, h.ProducerEpoch)
+	}
+	switch {
+	case tg.err != nil:
+		return errorCode(tg.err), tg.err
+	case h.ProducerID != tg.pid:
+		return kerr.InvalidRequest.Code, errors.New("a produce request carries batches of more than one transactional producer")
+	case !tg.g.Contains(topic, partition):
+		return kerr.InvalidTxnState.Code, fmt.Errorf("partition %s-%d was not added to the transaction", topic, partition)
+	}
+	return 0, nil
+}
+
+func (tg *txnGuard) release() {
+	if tg.g != nil {
+		tg.g.Release()
+		tg.g = nil
+	}
 }
 
 // appendErrLogStart is the log start offset Kafka reports with a failed

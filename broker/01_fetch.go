@@ -24,10 +24,17 @@ package broker
 // dropped those versions). Fetch sessions (KIP-227, v7+) are answered
 // sessionless: session id 0 tells the client no session was created, so it
 // keeps sending full requests; an unknown session id gets
-// FETCH_SESSION_ID_NOT_FOUND. v13+ addresses topics by id. Without
-// transactions the last stable offset equals the high watermark and there
-// are no aborted transactions. Rack-aware replica selection (v11) has
-// nothing to select on one node.
+// FETCH_SESSION_ID_NOT_FOUND. v13+ addresses topics by id. Rack-aware
+// replica selection (v11) has nothing to select on one node.
+//
+// Transactions (v4+): every partition reports its last stable offset (LSO:
+// below the first transaction not yet ended by a durable marker). With
+// isolation_level=read_committed, reads stop at the LSO instead of the
+// high watermark (whole batches below it) and the partition lists the
+// aborted transactions that overlap the records returned (producer id,
+// first offset), from the log's aborted-transaction index, so the client
+// drops their records; control batches are returned as they are, and
+// clients skip them. read_uncommitted gets a null list, as from Kafka.
 
 import (
 	"errors"
@@ -124,6 +131,7 @@ func readFetch(b *Broker, req *kmsg.FetchRequest, version int16, arena *fetchAre
 		budget = int(req.MaxBytes)
 	}
 	total, hasErr := 0, false
+	readCommitted := version >= 4 && req.IsolationLevel == 1
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		ts, code := fetchTopic(b, rt, version)
@@ -162,11 +170,16 @@ func readFetch(b *Broker, req *kmsg.FetchRequest, version int16, arena *fetchAre
 			minOne := total == 0 && version >= 3
 			var res klog.ReadResult
 			var err error
-			if limit > 0 || minOne {
+			switch {
+			case (limit > 0 || minOne) && readCommitted:
+				res, err = p.ReadCommittedInto(arena.buf, rp.FetchOffset, max(limit, 0), minOne)
+				arena.took(res.Records)
+			case limit > 0 || minOne:
 				res, err = p.ReadInto(arena.buf, rp.FetchOffset, max(limit, 0), minOne)
 				arena.took(res.Records)
-			} else {
+			default:
 				res.LogStartOffset, res.HighWatermark, _ = p.Offsets()
+				res.LastStableOffset = p.LastStableOffset()
 			}
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
@@ -175,7 +188,7 @@ func readFetch(b *Broker, req *kmsg.FetchRequest, version int16, arena *fetchAre
 					b.log.Warn("fetch read failed", "topic", ts.meta.Name, "partition", rp.Partition, "offset", rp.FetchOffset, "err", err)
 				}
 				// Kafka answers an errored partition with -1 offsets.
-				res = klog.ReadResult{HighWatermark: -1, LogStartOffset: -1}
+				res = klog.ReadResult{HighWatermark: -1, LogStartOffset: -1, LastStableOffset: -1}
 			}
 			if version <= 3 && len(res.Records) > 0 {
 				magic := int8(records.MagicV1)
@@ -194,7 +207,15 @@ func readFetch(b *Broker, req *kmsg.FetchRequest, version int16, arena *fetchAre
 				res.Records = conv
 			}
 			sp.HighWatermark = res.HighWatermark
-			sp.LastStableOffset = res.HighWatermark
+			sp.LastStableOffset = res.LastStableOffset
+			if readCommitted && err == nil {
+				sp.AbortedTransactions = make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(res.Aborted))
+				for _, a := range res.Aborted {
+					at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+					at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+					sp.AbortedTransactions = append(sp.AbortedTransactions, at)
+				}
+			}
 			sp.LogStartOffset = res.LogStartOffset
 			if res.Records != nil {
 				sp.RecordBatches = res.Records

@@ -3,8 +3,8 @@ package broker
 // ListOffsets: v1-v10.
 //
 // Behavior: timestamp -2 is the log start offset, -1 the high watermark
-// (the last stable offset for read_committed, equal to it until
-// transactions exist), -3 the record with the largest timestamp (KIP-734),
+// (the last stable offset for read_committed, which also bounds the
+// timestamp lookups, as in Kafka), -3 the record with the largest timestamp (KIP-734),
 // -4 the earliest local offset (the log start: nothing is tiered), -5 the
 // latest tiered offset (-1: nothing is tiered, KIP-1005). Any other
 // timestamp is the earliest offset whose record timestamp is at least it,
@@ -52,10 +52,14 @@ func handleListOffsets(r *request) (kmsg.Response, error) {
 				sp.OldStyleOffsets, sp.ErrorCode = offs, errorCode(err)
 			default:
 				logStart, hw, _ := p.Offsets()
+				if r.version >= 2 && req.IsolationLevel == 1 {
+					// read_committed sees up to the last stable offset.
+					hw = p.LastStableOffset()
+				}
 				switch rp.Timestamp {
 				case -2, -4: // earliest, earliest local
 					sp.Offset, sp.LeaderEpoch = logStart, leaderEpoch
-				case -1: // latest (the LSO for read_committed; equal for now)
+				case -1: // latest (the LSO for read_committed)
 					sp.Offset, sp.LeaderEpoch = hw, leaderEpoch
 				case -5: // latest tiered: nothing is tiered
 				case -3:

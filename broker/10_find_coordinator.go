@@ -4,8 +4,8 @@ package broker
 //
 // Behavior: we are the only node, so for a group key (type 0) the answer is
 // always this node with its advertised address; any key, even empty, is
-// answered, as Kafka does. Transaction keys (type 1) get
-// COORDINATOR_NOT_AVAILABLE until the transaction coordinator exists; other
+// answered, as Kafka does. Transaction keys (type 1) are answered the same
+// way (the transaction coordinator, internal/txn, is always ours); other
 // types (share groups' 2 included) get INVALID_REQUEST.
 //
 // Version notes: v1 adds the key type and error message, v3 is flexible,
@@ -42,11 +42,8 @@ func handleFindCoordinator(r *request) (kmsg.Response, error) {
 		sc.Key = key
 		sc.NodeID, sc.Port = -1, -1
 		switch req.CoordinatorType {
-		case coordinatorGroup:
+		case coordinatorGroup, coordinatorTransaction:
 			sc.NodeID, sc.Host, sc.Port = b.cfg.NodeID, r.listenerHost(), r.listenerPort()
-		case coordinatorTransaction:
-			sc.ErrorCode = kerr.CoordinatorNotAvailable.Code
-			sc.ErrorMessage = kmsg.StringPtr("transactions are not supported yet")
 		default:
 			sc.ErrorCode = kerr.InvalidRequest.Code
 			sc.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("Unknown coordinator type received: %d", req.CoordinatorType))

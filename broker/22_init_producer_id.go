@@ -9,13 +9,22 @@ package broker
 // KIP-360) gets a fresh id; one of the two set without the other is
 // INVALID_REQUEST.
 //
-// Version notes: transactional ids need the transaction coordinator, which
-// does not exist yet: they are refused with INVALID_REQUEST, a fatal error
-// for clients, rather than a retriable one they would loop on.
+// With a transactional id the transaction coordinator (internal/txn) answers:
+// the first call gets a new producer id at epoch 0; later calls bump the
+// epoch (a new id when it would overflow), which fences the previous
+// producer: its open transaction is aborted first, markers written and
+// durable, before the answer. A timeout above transaction.max.timeout.ms is
+// INVALID_TRANSACTION_TIMEOUT. From v3 a producer may present its id and
+// epoch (KIP-360): if it no longer owns the transactional id it is
+// PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v4, as Kafka answers).
 
 import (
+	"time"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-stream/chronik/internal/txn"
 )
 
 func init() { regKey(kmsg.InitProducerID, 0, 5, handleInitProducerID) }
@@ -28,9 +37,15 @@ func handleInitProducerID(r *request) (kmsg.Response, error) {
 		resp.ErrorCode = kerr.InvalidRequest.Code
 		return resp, nil
 	}
-	if req.TransactionalID != nil {
-		r.c.log.Warn("transactional producer refused: transactions are not supported yet", "transactional_id", *req.TransactionalID)
-		resp.ErrorCode = kerr.InvalidRequest.Code
+	if req.TransactionalID != nil && *req.TransactionalID != "" {
+		pe, err := r.c.b.txns.InitProducerID(*req.TransactionalID,
+			time.Duration(req.TransactionTimeoutMillis)*time.Millisecond,
+			txn.ProducerIDAndEpoch{ID: req.ProducerID, Epoch: req.ProducerEpoch})
+		if err != nil {
+			resp.ErrorCode = txnErr(err, r.version, 4)
+			return resp, nil
+		}
+		resp.ProducerID, resp.ProducerEpoch = pe.ID, pe.Epoch
 		return resp, nil
 	}
 	id, err := r.c.b.meta.NextProducerID()

@@ -27,6 +27,7 @@ import (
 
 	klog "github.com/chronik-stream/chronik/internal/log"
 	"github.com/chronik-stream/chronik/internal/meta"
+	"github.com/chronik-stream/chronik/internal/txn"
 	"github.com/chronik-stream/chronik/internal/vfs"
 )
 
@@ -37,6 +38,7 @@ type Broker struct {
 
 	meta *meta.Store
 	logs *klog.Manager
+	txns *txn.Coordinator // opened by New, after the topics
 
 	// topicMu serializes changes to the set of topics and partitions
 	// (create, delete, add partitions), so that a topic's metadata, its
@@ -137,6 +139,10 @@ func New(cfg Config) (*Broker, error) {
 			return nil, err
 		}
 	}
+	if err := b.openTxns(); err != nil {
+		logs.Close()
+		return nil, fmt.Errorf("broker: transaction coordinator: %w", err)
+	}
 	b.log.Info("data directory opened", "dir", cfg.DataDir, "topics", len(b.topics), "elapsed", time.Since(start).Round(time.Millisecond))
 	return b, nil
 }
@@ -212,7 +218,11 @@ func (b *Broker) Close() error {
 	if b.httpSrv != nil {
 		b.httpSrv.Close()
 	}
-	err := b.logs.Close()
+	err := b.txns.Close()
+	if err != nil {
+		b.log.Error("closing the transaction coordinator", "err", err)
+	}
+	err = errors.Join(err, b.logs.Close())
 	b.log.Info("broker stopped")
 	return err
 }

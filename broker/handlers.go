@@ -75,6 +75,8 @@ func errorCode(err error) int16 {
 		return kerr.OutOfOrderSequenceNumber.Code
 	case errors.Is(err, klog.ErrInvalidProducerEpoch):
 		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, klog.ErrInvalidTxnState):
+		return kerr.InvalidTxnState.Code
 	case errors.Is(err, klog.ErrClosed):
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, klog.ErrStorage):

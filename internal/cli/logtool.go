@@ -611,8 +611,8 @@ func verifySnapshot(r *partReport, dir string, off, logEnd int64) {
 		r.problem(name, "cannot read: %v", err)
 		return
 	}
-	if len(b) < 10 || binary.BigEndian.Uint16(b) != 1 {
-		r.problem(name, "not a version-1 producer snapshot (%d bytes); the broker ignores it", len(b))
+	if len(b) < 10 || (binary.BigEndian.Uint16(b) != 1 && binary.BigEndian.Uint16(b) != 2) {
+		r.problem(name, "not a version-1 or -2 producer snapshot (%d bytes); the broker ignores it", len(b))
 		return
 	}
 	if crc32.Checksum(b[6:], crc32c) != binary.BigEndian.Uint32(b[2:]) {

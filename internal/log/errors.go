@@ -14,6 +14,9 @@ var (
 	ErrOutOfOrderSequence   = errors.New("log: out of order sequence number")
 	ErrInvalidProducerEpoch = errors.New("log: invalid producer epoch")
 	ErrClosed               = errors.New("log: partition closed")
+	// ErrInvalidTxnState: a non-transactional batch from a producer with a
+	// transaction open on the partition.
+	ErrInvalidTxnState = errors.New("log: invalid transaction state")
 	// ErrInvalidTimestamp: a CreateTime record outside
 	// message.timestamp.before/after.max.ms (see *TimestampError).
 	ErrInvalidTimestamp = errors.New("log: invalid timestamp")

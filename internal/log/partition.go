@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,8 @@ type Partition struct {
 	closed   bool
 	closeErr error
 
+	txv txnView // transactions readers see (txn.go)
+
 	maint maintenance // log start, segment removal, cleaner (logstart.go)
 
 	kick       chan struct{}
@@ -82,9 +85,13 @@ type AppendResult struct {
 
 // ReadResult is the answer to Read.
 type ReadResult struct {
-	Records        []byte
-	HighWatermark  int64
-	LogStartOffset int64
+	Records          []byte
+	HighWatermark    int64
+	LogStartOffset   int64
+	LastStableOffset int64
+	// Aborted lists, for ReadCommittedInto, the aborted transactions that
+	// overlap Records.
+	Aborted []AbortedTxn
 }
 
 // Dir is the partition's directory.
@@ -245,7 +252,6 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	}
 	p.vmu.RLock()
 	next := p.leo.offset
-	seg := p.segs[len(p.segs)-1]
 	logStart := p.maint.logStart
 	p.vmu.RUnlock()
 	res.LogStartOffset = logStart
@@ -254,10 +260,16 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	// earlier batches of this append would leave it.
 	pa := p.producers.begin()
 	first := next
+	var starts []txnStart // transactions this append opens
 	for i := range hdrs {
 		h := &hdrs[i]
 		h.BaseOffset = next
 		if h.ProducerID >= 0 {
+			if h.IsTransactional() {
+				if e := pa.lookup(h.ProducerID); (e == nil || !e.txnOpen) && !slices.ContainsFunc(starts, func(t txnStart) bool { return t.pid == h.ProducerID }) {
+					starts = append(starts, txnStart{h.ProducerID, h.BaseOffset})
+				}
+			}
 			dup, err := pa.check(h)
 			if err != nil {
 				return res, err
@@ -276,13 +288,46 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	}
 	last := next - 1
 
+	if len(starts) > 0 {
+		// Open before the data can become visible: the LSO stays below it.
+		p.vmu.Lock()
+		if p.txv.ongoing == nil {
+			p.txv.ongoing = map[int64]int64{}
+		}
+		for _, s := range starts {
+			p.txv.ongoing[s.pid] = s.first
+		}
+		p.vmu.Unlock()
+	}
+	if err := p.writeLocked(cfg, batches, hdrs, first, next, func(h *records.Header) {
+		if h.ProducerID >= 0 {
+			pa.update(h)
+		}
+	}); err != nil {
+		return res, err
+	}
+	pa.commit()
+	res.BaseOffset, res.LastOffset = first, last
+	return res, nil
+}
+
+// writeLocked writes batches, whose headers hdrs carry their assigned base
+// offsets first..next-1, to the active segment (rolling first if needed),
+// indexes them, calls each for every header and publishes the new log end.
+// REQUIRES: p.mu held.
+func (p *Partition) writeLocked(cfg *Config, batches []byte, hdrs []records.Header, first, next int64, each func(h *records.Header)) error {
+	last := next - 1
+	p.vmu.RLock()
+	seg := p.segs[len(p.segs)-1]
+	p.vmu.RUnlock()
+	var err error
 	now := p.now().UnixMilli()
 	size := seg.size.Load()
 	if size > 0 && (size+int64(len(batches)) > cfg.SegmentBytes ||
 		now-seg.rollAt >= cfg.rollMs() ||
 		last-seg.base > math.MaxInt32) {
 		if seg, err = p.roll(first); err != nil {
-			return res, err
+			return err
 		}
 		size = 0
 	}
@@ -290,7 +335,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		seg.rollAt = now
 	}
 
-	off = 0
+	off := 0
 	for i := range hdrs {
 		records.SetBaseOffset(batches[off:], hdrs[i].BaseOffset) // invariant 5: offsets assigned here only
 		off += hdrs[i].Size()
@@ -298,7 +343,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	if _, err := seg.log.Write(batches); err != nil {
 		err = storageErr("write", seg.name(), err)
 		p.fail(err)
-		return res, err
+		return err
 	}
 
 	pos := size
@@ -309,15 +354,12 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		}
 		if err := p.maybeIndex(seg, cfg, h.BaseOffset, pos); err != nil {
 			p.fail(err)
-			return res, err
+			return err
 		}
 		seg.bytesSinceIndex += h.Size()
-		if h.ProducerID >= 0 {
-			pa.update(h)
-		}
+		each(h)
 		pos += int64(h.Size())
 	}
-	pa.commit()
 	seg.size.Store(pos)
 
 	p.vmu.Lock()
@@ -327,9 +369,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	}
 	p.vmu.Unlock()
 	p.kickSyncer()
-
-	res.BaseOffset, res.LastOffset = first, last
-	return res, nil
+	return nil
 }
 
 // maybeIndex adds index entries for the batch at pos when index.interval.bytes
@@ -477,7 +517,7 @@ func (p *Partition) ReadInto(buf []byte, offset int64, maxBytes int, minOneBatch
 func (p *Partition) read(dst []byte, offset int64, maxBytes int, minOneBatch bool) (res ReadResult, stale bool, err error) {
 	p.vmu.RLock()
 	segs, hw, leo, closed, failErr := p.segs, p.hw, p.leo.offset, p.closed, p.failErr
-	res = ReadResult{HighWatermark: hw.offset, LogStartOffset: p.maint.logStart}
+	res = ReadResult{HighWatermark: hw.offset, LogStartOffset: p.maint.logStart, LastStableOffset: p.lsoLocked()}
 	p.vmu.RUnlock()
 	if failErr != nil {
 		// Like Kafka's offline log directory: a failed partition serves

@@ -38,6 +38,10 @@ type producerEntry struct {
 	epoch   int16
 	n       int
 	batches [maxCachedBatches]batchMeta // oldest first
+	// txnOpen is set while the producer has a transaction open on the
+	// partition, which started at txnFirst (txn.go).
+	txnOpen  bool
+	txnFirst int64
 }
 
 func (e *producerEntry) add(b batchMeta) {
@@ -93,6 +97,9 @@ func (a *producerAppend) check(h *records.Header) (*batchMeta, error) {
 	e := a.lookup(h.ProducerID)
 	if e == nil {
 		return nil, nil
+	}
+	if e.txnOpen && !h.IsTransactional() && h.ProducerEpoch == e.epoch {
+		return nil, fmt.Errorf("%w: producer %d has a transaction open since offset %d; its batch is not transactional", ErrInvalidTxnState, h.ProducerID, e.txnFirst)
 	}
 	if h.ProducerEpoch < e.epoch {
 		return nil, fmt.Errorf("%w: producer %d epoch %d is older than %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, e.epoch)
@@ -160,6 +167,9 @@ func applyBatch(e *producerEntry, h *records.Header) {
 	if h.ProducerEpoch != e.epoch {
 		e.epoch, e.n = h.ProducerEpoch, 0
 	}
+	if h.IsTransactional() && !e.txnOpen {
+		e.txnOpen, e.txnFirst = true, h.BaseOffset
+	}
 	e.add(batchMeta{
 		firstSeq:      h.BaseSequence,
 		lastSeq:       h.LastSequence(),
@@ -183,14 +193,17 @@ func (s *producerState) replay(h *records.Header) {
 // Snapshot file "<offset>.snapshot": the producer state after every batch
 // below offset. Wire format (big-endian):
 //
-//	version int16 (1) | crc uint32 (CRC-32C of the rest) | count int32 |
-//	count × ( producerId int64 | epoch int16 | batchCount int8 |
+//	version int16 (2) | crc uint32 (CRC-32C of the rest) | count int32 |
+//	count × ( producerId int64 | epoch int16 | txnFirst int64 (v2; -1: no
+//	          transaction open) | batchCount int8 |
 //	          batchCount × ( firstSeq int32 | lastSeq int32 |
 //	                         firstOffset int64 | lastOffset int64 |
 //	                         maxTimestamp int64 | flags int8 (bit 0 transactional) ) )
+//
+// Version 1 (before transactions) has no txnFirst and is still read.
 const (
-	snapshotVersion   = 1
-	snapshotEntrySize = 8 + 2 + 1
+	snapshotVersion   = 2
+	snapshotEntrySize = 8 + 2 + 8 + 1
 	snapshotBatchSize = 4 + 4 + 8 + 8 + 8 + 1
 )
 
@@ -207,6 +220,11 @@ func (s *producerState) encode() []byte {
 		e := s.m[pid]
 		b = binary.BigEndian.AppendUint64(b, uint64(pid))
 		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
+		first := int64(-1)
+		if e.txnOpen {
+			first = e.txnFirst
+		}
+		b = binary.BigEndian.AppendUint64(b, uint64(first))
 		b = append(b, byte(e.n))
 		for i := 0; i < e.n; i++ {
 			m := &e.batches[i]
@@ -229,7 +247,16 @@ func (s *producerState) encode() []byte {
 var errBadSnapshot = errors.New("log: bad producer snapshot")
 
 func decodeProducerSnapshot(b []byte) (*producerState, error) {
-	if len(b) < 10 || binary.BigEndian.Uint16(b) != snapshotVersion {
+	if len(b) < 10 {
+		return nil, errBadSnapshot
+	}
+	version := binary.BigEndian.Uint16(b)
+	entrySize := snapshotEntrySize
+	switch version {
+	case 1:
+		entrySize -= 8
+	case snapshotVersion:
+	default:
 		return nil, errBadSnapshot
 	}
 	if crc32.Checksum(b[6:], castagnoli) != binary.BigEndian.Uint32(b[2:]) {
@@ -237,18 +264,23 @@ func decodeProducerSnapshot(b []byte) (*producerState, error) {
 	}
 	count := int(binary.BigEndian.Uint32(b[6:]))
 	b = b[10:]
-	if count < 0 || count > len(b)/snapshotEntrySize {
+	if count < 0 || count > len(b)/entrySize {
 		return nil, fmt.Errorf("%w: count %d", errBadSnapshot, count)
 	}
 	s := newProducerState()
 	for range count {
-		if len(b) < snapshotEntrySize {
+		if len(b) < entrySize {
 			return nil, fmt.Errorf("%w: short entry", errBadSnapshot)
 		}
 		pid := int64(binary.BigEndian.Uint64(b))
 		e := &producerEntry{epoch: int16(binary.BigEndian.Uint16(b[8:]))}
-		n := int(b[10])
-		b = b[snapshotEntrySize:]
+		if version >= 2 {
+			if first := int64(binary.BigEndian.Uint64(b[10:])); first >= 0 {
+				e.txnOpen, e.txnFirst = true, first
+			}
+		}
+		n := int(b[entrySize-1])
+		b = b[entrySize:]
 		if n > maxCachedBatches || len(b) < n*snapshotBatchSize {
 			return nil, fmt.Errorf("%w: bad batch count %d", errBadSnapshot, n)
 		}
@@ -279,6 +311,11 @@ const snapshotsToKeep = 2
 // end) and removes older snapshots beyond the newest few.
 // REQUIRES: p.mu held; everything below offset fsynced.
 func (p *Partition) writeProducerSnapshot(offset int64) error {
+	// The aborted transactions below offset first: a snapshot never
+	// covers markers the aborted-transactions file lacks.
+	if err := p.writeAborted(offset); err != nil {
+		return err
+	}
 	name := filepath.Base(fileName(p.dir, offset, snapshotSuffix))
 	if err := writeFileAtomic(p.fs, p.dir, name, p.producers.encode()); err != nil {
 		return err
@@ -334,6 +371,19 @@ func (p *Partition) loadProducerState(snaps []int64, end logPos) error {
 		}
 		p.producers, from, loaded = st, off, true
 	}
+	aborted, err := p.loadAborted(from)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// What readers see of the transactions, from the state rebuilt.
+		p.txv = txnView{ongoing: map[int64]int64{}, aborted: aborted}
+		for pid, e := range p.producers.m {
+			if e.txnOpen {
+				p.txv.ongoing[pid] = e.txnFirst
+			}
+		}
+	}()
 	if from >= end.offset {
 		return nil
 	}
@@ -368,7 +418,13 @@ func (p *Partition) loadProducerState(snaps []int64, end logPos) error {
 				return fmt.Errorf("log: replaying producer state from %s: %w", s.name(), err)
 			}
 			if h.BaseOffset >= from && h.ProducerID >= 0 {
-				p.producers.replay(&h)
+				a, ok, err := p.producers.replayTxn(&h, b)
+				if err != nil {
+					return fmt.Errorf("log: replaying producer state from %s: %w", s.name(), err)
+				}
+				if ok {
+					aborted = append(aborted, a)
+				}
 				replayed++
 			}
 		}

@@ -20,6 +20,9 @@ type ProducerInfo struct {
 	// LastOffset is the offset of the producer's last appended record, -1
 	// when none is cached.
 	LastOffset int64
+	// CurrentTxnStartOffset is the first offset of the producer's open
+	// transaction on the partition, -1 when none.
+	CurrentTxnStartOffset int64
 }
 
 // Producers returns the producers with state in the partition, in producer
@@ -31,7 +34,10 @@ func (p *Partition) Producers() []ProducerInfo {
 	p.mu.Lock() // producer state is changed only under the append lock
 	out := make([]ProducerInfo, 0, len(p.producers.m))
 	for pid, e := range p.producers.m {
-		pi := ProducerInfo{ProducerID: pid, ProducerEpoch: e.epoch, LastSequence: -1, LastTimestamp: -1, LastOffset: -1}
+		pi := ProducerInfo{ProducerID: pid, ProducerEpoch: e.epoch, LastSequence: -1, LastTimestamp: -1, LastOffset: -1, CurrentTxnStartOffset: -1}
+		if e.txnOpen {
+			pi.CurrentTxnStartOffset = e.txnFirst
+		}
 		if e.n > 0 {
 			last := &e.batches[e.n-1]
 			pi.LastSequence, pi.LastTimestamp, pi.LastOffset = last.lastSeq, last.maxTimestamp, last.lastOffset

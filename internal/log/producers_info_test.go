@@ -20,8 +20,8 @@ func TestProducers(t *testing.T) {
 		appendWait(t, p, b)
 	}
 	want := []ProducerInfo{
-		{ProducerID: 4, ProducerEpoch: 0, LastSequence: 10, LastTimestamp: 7000, LastOffset: 5},
-		{ProducerID: 9, ProducerEpoch: 2, LastSequence: 4, LastTimestamp: 6005, LastOffset: 7},
+		{ProducerID: 4, ProducerEpoch: 0, LastSequence: 10, LastTimestamp: 7000, LastOffset: 5, CurrentTxnStartOffset: -1},
+		{ProducerID: 9, ProducerEpoch: 2, LastSequence: 4, LastTimestamp: 6005, LastOffset: 7, CurrentTxnStartOffset: -1},
 	}
 	check := func(when string) {
 		t.Helper()
@@ -46,7 +46,7 @@ func TestProducers(t *testing.T) {
 
 	// A new epoch starts over.
 	appendWait(t, p, makeBatch(batchSpec{idempotent: true, pid: 4, epoch: 1, seq: 0, records: 2, baseTs: 9000}))
-	want[0] = ProducerInfo{ProducerID: 4, ProducerEpoch: 1, LastSequence: 1, LastTimestamp: 9000, LastOffset: 9}
+	want[0] = ProducerInfo{ProducerID: 4, ProducerEpoch: 1, LastSequence: 1, LastTimestamp: 9000, LastOffset: 9, CurrentTxnStartOffset: -1}
 	check("after a new epoch")
 
 	// Restored after a restart (snapshot on Close).
