@@ -14,11 +14,14 @@ package broker
 // Version notes: v2 allows null topics and adds a top-level error code (a
 // group-level error then has no partitions; before v2 each partition
 // carries it); v5 adds the leader epoch; v6 is flexible; v7 adds
-// require_stable (KIP-447: nothing is ever unstable without transactions);
+// require_stable (KIP-447): a partition whose offset an open transaction
+// has committed (TxnOffsetCommit, transaction not ended) answers
+// UNSTABLE_OFFSET_COMMIT with offset -1, and the client retries;
 // v8 batches groups (KIP-709); v9 adds member id and epoch for KIP-848
 // groups, which classic groups ignore. Not done: v10 (topic ids).
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-stream/chronik/internal/group"
@@ -36,7 +39,21 @@ func handleOffsetFetch(r *request) (kmsg.Response, error) {
 			_, err := b.coordinator()
 			return group.FetchResult{Err: err}
 		}
-		return c.Fetch(group.FetchRequest{Group: groupID, Topics: topics, RequireStable: req.RequireStable})
+		res := c.Fetch(group.FetchRequest{Group: groupID, Topics: topics, RequireStable: req.RequireStable})
+		if req.RequireStable {
+			// KIP-447: an offset an open transaction has committed is not
+			// stable yet; the client retries until the transaction ends.
+			for i := range res.Topics {
+				t := &res.Topics[i]
+				for j := range t.Partitions {
+					p := &t.Partitions[j]
+					if p.Err == nil && b.txns.HasPendingOffsets(groupID, t.Topic, p.Partition) {
+						*p = group.FetchPartition{Partition: p.Partition, Offset: -1, LeaderEpoch: -1, Err: kerr.UnstableOffsetCommit}
+					}
+				}
+			}
+		}
+		return res
 	}
 
 	if r.version >= 8 {
