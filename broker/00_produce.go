@@ -33,7 +33,11 @@ package broker
 // and epoch own an ongoing transaction that contains the partition
 // (INVALID_PRODUCER_ID_MAPPING, INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE
 // otherwise), checked and appended under the transaction's guard so that
-// no batch can follow the transaction's marker. Control batches from
+// no batch can follow the transaction's marker. From v12, as in Kafka 4, a
+// partition not yet in the transaction is added to it implicitly (KIP-890
+// part 2's produce path). A request carrying
+// transactional batches without a transactional id is
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as from Kafka. Control batches from
 // clients are INVALID_RECORD.
 
 import (
@@ -113,7 +117,13 @@ func handleProduce(r *request) (kmsg.Response, error) {
 					break // an empty legacy message set: nothing to append
 				}
 				if h, _ := records.ParseHeader(recs); h.IsTransactional() {
-					if code, err := guard.check(b, h, ts.meta.Name, rp.Partition); code != 0 {
+					if req.TransactionID == nil {
+						// As Kafka: authorizing a null transactional id fails.
+						fail(kerr.TransactionalIDAuthorizationFailed.Code, errors.New("transactional records need the request's transactional id"))
+						break
+					}
+					implicit := r.version >= 12
+					if code, err := guard.check(b, h, *req.TransactionID, ts.meta.Name, rp.Partition, implicit); code != 0 {
 						fail(code, err)
 						break
 					}
@@ -248,17 +258,35 @@ type txnGuard struct {
 
 // check verifies that the transactional batch h may be appended to the
 // partition: its producer owns an ongoing transaction at its epoch that
-// contains the partition. The first call takes the guard.
-func (tg *txnGuard) check(b *Broker, h records.Header, topic string, partition int32) (int16, error) {
+// contains the partition. The first call takes the guard. With implicit
+// (produce v12+, as Kafka 4 does for every version 2 client and accepts
+// from version 1 clients too), a partition not yet in the transaction is
+// added to it first (durably), starting the transaction if none is open.
+func (tg *txnGuard) check(b *Broker, h records.Header, id, topic string, partition int32, implicit bool) (int16, error) {
 	if tg.g == nil && tg.err == nil {
 		tg.pid = h.ProducerID
 		tg.g, tg.err = b.txns.BeginProduce(h.ProducerID, h.ProducerEpoch)
 	}
+	if h.ProducerID != tg.pid {
+		return kerr.InvalidRequest.Code, errors.New("a produce request carries batches of more than one transactional producer")
+	}
+	missing := tg.err == nil && !tg.g.Contains(topic, partition)
+	if implicit && (missing || errors.Is(tg.err, kerr.InvalidTxnState)) {
+		// Adding takes the transaction's write lock: let go of ours. What
+		// this request appended before stays ahead of any marker.
+		tg.release()
+		if err := b.txns.AddPartitions(id, h.ProducerID, h.ProducerEpoch, []txn.TP{{Topic: topic, Partition: partition}}); err != nil {
+			tg.err = err
+			if errors.Is(err, kerr.ProducerFenced) {
+				tg.err = kerr.InvalidProducerEpoch // produce has no PRODUCER_FENCED
+			}
+		} else {
+			tg.g, tg.err = b.txns.BeginProduce(h.ProducerID, h.ProducerEpoch)
+		}
+	}
 	switch {
 	case tg.err != nil:
 		return errorCode(tg.err), tg.err
-	case h.ProducerID != tg.pid:
-		return kerr.InvalidRequest.Code, errors.New("a produce request carries batches of more than one transactional producer")
 	case !tg.g.Contains(topic, partition):
 		return kerr.InvalidTxnState.Code, fmt.Errorf("partition %s-%d was not added to the transaction", topic, partition)
 	}

@@ -98,9 +98,6 @@ func (a *producerAppend) check(h *records.Header) (*batchMeta, error) {
 	if e == nil {
 		return nil, nil
 	}
-	if e.txnOpen && !h.IsTransactional() && h.ProducerEpoch == e.epoch {
-		return nil, fmt.Errorf("%w: producer %d has a transaction open since offset %d; its batch is not transactional", ErrInvalidTxnState, h.ProducerID, e.txnFirst)
-	}
 	if h.ProducerEpoch < e.epoch {
 		return nil, fmt.Errorf("%w: producer %d epoch %d is older than %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, e.epoch)
 	}
@@ -112,6 +109,13 @@ func (a *producerAppend) check(h *records.Header) (*batchMeta, error) {
 				return &dup, nil
 			}
 		}
+	}
+	if e.txnOpen && !h.IsTransactional() {
+		// Kafka's INVALID_TXN_STATE (after the duplicate check, as Kafka):
+		// only a marker ends the transaction.
+		return nil, fmt.Errorf("%w: producer %d has a transaction open since offset %d; its batch is not transactional", ErrInvalidTxnState, h.ProducerID, e.txnFirst)
+	}
+	if h.ProducerEpoch == e.epoch {
 		if e.n == 0 {
 			if first != 0 {
 				return nil, fmt.Errorf("%w: producer %d epoch %d: sequence %d, expected 0", ErrOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, first)

@@ -28,7 +28,8 @@ import (
 //   - ProducerID: "<pid>" when >= 0 (ids are allocated per broker).
 //   - Topic names: the per-run prefix is stripped and the name shown as {name}.
 //   - Fetched record batches: decoded; PartitionLeaderEpoch and the CRC are
-//     left out (the CRC follows from the compared fields).
+//     left out (the CRC follows from the compared fields); a transaction
+//     marker's timestamps are "<marker-time>" (the coordinator's clock).
 //   - Arrays of objects with an identity field (Topic, Name, Partition,
 //     NodeID, ...) are compared by that key, not by position.
 //   - Error codes are shown with their names.
@@ -266,6 +267,9 @@ func decodeBatches(n normaliser, s string) any {
 		}
 		if b.Attributes&0x8 != 0 { // LogAppendTime: the broker's clock
 			m["MaxTimestamp"] = "<log-append-time>"
+		}
+		if b.Attributes&0x20 != 0 { // a transaction marker: the coordinator's clock
+			m["FirstTimestamp"], m["MaxTimestamp"] = "<marker-time>", "<marker-time>"
 		}
 		rb := b.Records
 		if b.Attributes&0x7 == 1 {
