@@ -9,6 +9,10 @@ package broker
 // software name and version (KIP-511) and answers INVALID_REQUEST for bad
 // ones, as Kafka does.
 //
+// From v3 the response lists the features (KIP-584): transaction.version,
+// supported 0-2 and finalized at 2, as a Kafka 4 cluster formatted with its
+// defaults.
+//
 // Version notes: v5 (KIP-1242, cluster and node id checks) is not offered.
 
 import (
@@ -46,5 +50,22 @@ func apiVersionsResponse(version int16) *kmsg.ApiVersionsResponse {
 		ak.ApiKey, ak.MinVersion, ak.MaxVersion = k, h.min, h.max
 		resp.ApiKeys = append(resp.ApiKeys, ak)
 	}
+	if version >= 3 {
+		// transaction.version 2 (KIP-890 part 2): produce v12+ and
+		// TxnOffsetCommit v5+ add partitions and groups implicitly, EndTxn
+		// v5+ bumps the epoch. Clients use those paths only when this
+		// feature is finalized at 2.
+		sf := kmsg.NewApiVersionsResponseSupportedFeature()
+		sf.Name, sf.MinVersion, sf.MaxVersion = transactionVersionFeature, 0, 2
+		resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = transactionVersionFeature, 2, 2
+		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+		resp.FinalizedFeaturesEpoch = 1
+	}
 	return resp
 }
+
+// transactionVersionFeature is Kafka's feature flag for the transaction
+// protocol version.
+const transactionVersionFeature = "transaction.version"

@@ -14,8 +14,9 @@ package broker
 // offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE, each on its own
 // partition; other errors apply to every partition.
 //
-// Version notes: v5 marks transaction version 2 clients (KIP-890 part 2);
-// without that feature finalized it behaves as v4.
+// Version notes: v5 is transaction version 2 (KIP-890 part 2): the group
+// is added to the transaction implicitly (no AddOffsetsToTxn needed),
+// starting one if none is open.
 
 import (
 	"strconv"
@@ -87,7 +88,7 @@ func handleTxnOffsetCommit(r *request) (kmsg.Response, error) {
 				return err
 			}
 		}
-		return b.txns.CommitOffsets(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, tps, offs)
+		return b.txns.CommitOffsets(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, tps, offs, r.version >= 5)
 	}()
 	if err != nil {
 		code := errorCode(err)

@@ -109,9 +109,9 @@ func TestTxnProtocol(t *testing.T) {
 	if r := txnReq[*kmsg.TxnOffsetCommitResponse](t, cl, toc); r.Topics[0].Partitions[0].ErrorCode != 0 {
 		t.Fatalf("TxnOffsetCommit: %v", kerr.ErrorForCode(r.Topics[0].Partitions[0].ErrorCode))
 	}
-	toc.Group = "other" // not added to the transaction
-	if r := txnReq[*kmsg.TxnOffsetCommitResponse](t, cl, toc); r.Topics[0].Partitions[0].ErrorCode != kerr.InvalidTxnState.Code {
-		t.Fatalf("TxnOffsetCommit for a group not in the transaction: %v", kerr.ErrorForCode(r.Topics[0].Partitions[0].ErrorCode))
+	toc.Group = "other" // not added: v5 (transaction version 2) adds it
+	if r := txnReq[*kmsg.TxnOffsetCommitResponse](t, cl, toc); r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("TxnOffsetCommit v5 for a group not in the transaction: %v", kerr.ErrorForCode(r.Topics[0].Partitions[0].ErrorCode))
 	}
 	fetchOffset := func(stable bool) (int64, int16) {
 		req := kmsg.NewPtrOffsetFetchRequest()
@@ -146,14 +146,21 @@ func TestTxnProtocol(t *testing.T) {
 		t.Fatalf("ListTransactions: %+v", l)
 	}
 
-	if code := end("app-1", pid, epoch, true); code != 0 {
-		t.Fatalf("EndTxn commit: %v", kerr.ErrorForCode(code))
+	// EndTxn v5 (transaction version 2) bumps the epoch as it ends.
+	endReq := kmsg.NewPtrEndTxnRequest()
+	endReq.TransactionalID, endReq.ProducerID, endReq.ProducerEpoch, endReq.Commit = "app-1", pid, epoch, true
+	er := txnReq[*kmsg.EndTxnResponse](t, cl, endReq)
+	if er.ErrorCode != 0 || er.ProducerID != pid || er.ProducerEpoch != epoch+1 {
+		t.Fatalf("EndTxn commit: %v, producer %d epoch %d", kerr.ErrorForCode(er.ErrorCode), er.ProducerID, er.ProducerEpoch)
 	}
-	if code := end("app-1", pid, epoch, true); code != 0 {
-		t.Fatalf("EndTxn commit retried: %v", kerr.ErrorForCode(code))
+	if r := txnReq[*kmsg.EndTxnResponse](t, cl, endReq); r.ErrorCode != 0 || r.ProducerEpoch != epoch+1 {
+		t.Fatalf("EndTxn commit retried: %v, epoch %d", kerr.ErrorForCode(r.ErrorCode), r.ProducerEpoch)
 	}
 	if code := end("app-1", pid, epoch, false); code != kerr.InvalidTxnState.Code {
-		t.Fatalf("EndTxn abort after commit: %v", kerr.ErrorForCode(code))
+		t.Fatalf("EndTxn abort with the epoch before the bump: %v", kerr.ErrorForCode(code))
+	}
+	if code := end("app-1", pid, epoch+1, true); code != kerr.InvalidTxnState.Code {
+		t.Fatalf("EndTxn commit with nothing open: %v", kerr.ErrorForCode(code))
 	}
 	if off, code := fetchOffset(true); code != 0 || off != 17 {
 		t.Fatalf("offset after the commit: %d, %v", off, kerr.ErrorForCode(code))
@@ -186,7 +193,7 @@ func TestTxnProtocol(t *testing.T) {
 	}
 	// The old producer of app-1 is fenced by a new InitProducerId.
 	initReq.TransactionTimeoutMillis = 60000
-	if r := txnReq[*kmsg.InitProducerIDResponse](t, cl, initReq); r.ErrorCode != 0 || r.ProducerEpoch != epoch+1 {
+	if r := txnReq[*kmsg.InitProducerIDResponse](t, cl, initReq); r.ErrorCode != 0 || r.ProducerEpoch != epoch+2 {
 		t.Fatalf("re-init: %+v", r)
 	}
 	if code := add("tx", epoch); code != kerr.ProducerFenced.Code {

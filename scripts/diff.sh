@@ -157,13 +157,11 @@ JAVA_OPTS=(-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt
 CP="$KAFKA_LIBS/*"
 CLUSTER_ID="$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')"
 
-# transaction.version=1: Chronik finalizes no transaction.version feature,
-# so its clients run transactions as version 1 (AddPartitionsToTxn, no epoch
-# bump per EndTxn); Kafka 4's default (2, KIP-890 part 2) would answer
-# transactional requests differently.
+# Formatted with Kafka's default features, transaction.version 2 among
+# them (KIP-890 part 2), which Chronik finalizes too.
 t0=$SECONDS
 if ! java "${JAVA_OPTS[@]}" -cp "$CP" kafka.tools.StorageTool format -t "$CLUSTER_ID" \
-  -c "$WORK/server.properties" --feature transaction.version=1 >"$WORK/format.log" 2>&1; then
+  -c "$WORK/server.properties" >"$WORK/format.log" 2>&1; then
   tail -n 30 "$WORK/format.log"
   fail "kafka storage format failed"
 fi

@@ -137,10 +137,14 @@ type txn struct {
 // stored is what the state log keeps of a transactional id (JSON, version
 // 1). It is written whole on every change.
 type stored struct {
-	V          int                          `json:"v"`
-	PID        int64                        `json:"pid"`
-	Epoch      int16                        `json:"epoch"`
-	LastEpoch  int16                        `json:"last_epoch"` // before the newest bump, -1 if none (KIP-360)
+	V         int   `json:"v"`
+	PID       int64 `json:"pid"`
+	Epoch     int16 `json:"epoch"`
+	LastEpoch int16 `json:"last_epoch"` // before the newest bump, -1 if none (KIP-360)
+	// PrevPID and PrevEpoch are the producer id and epoch before an epoch
+	// overflow moved the id to a new producer id (transaction version 2).
+	PrevPID    int64                        `json:"prev_pid"`
+	PrevEpoch  int16                        `json:"prev_epoch"`
 	TimeoutMs  int32                        `json:"timeout_ms"`
 	State      State                        `json:"state"`
 	Partitions []TP                         `json:"partitions,omitempty"`

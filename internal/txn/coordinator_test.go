@@ -195,11 +195,11 @@ func TestCommitAndAbort(t *testing.T) {
 		t.Fatalf("LSO %d/%d during the transaction, want 0/0", e.lso(0), e.lso(1))
 	}
 	must(t, e.c.AddOffsets("x", pe.ID, pe.Epoch, "g"))
-	must(t, e.c.CommitOffsets("x", pe.ID, pe.Epoch, "g", []TP{{"in", 0}}, []Offset{{Offset: 42, LeaderEpoch: -1}}))
+	must(t, e.c.CommitOffsets("x", pe.ID, pe.Epoch, "g", []TP{{"in", 0}}, []Offset{{Offset: 42, LeaderEpoch: -1}}, false))
 	if !e.c.HasPendingOffsets("g", "in", 0) {
 		t.Fatal("pending offset not reported")
 	}
-	must(t, e.c.EndTxn("x", pe.ID, pe.Epoch, true))
+	must(t, endV1(e.c, "x", pe.ID, pe.Epoch, true))
 	if e.hw(0) != 4 || e.lso(0) != 4 || e.hw(1) != 3 || e.lso(1) != 3 {
 		t.Fatalf("after commit HW/LSO %d/%d %d/%d, want 4/4 3/3", e.hw(0), e.lso(0), e.hw(1), e.lso(1))
 	}
@@ -210,15 +210,15 @@ func TestCommitAndAbort(t *testing.T) {
 		t.Fatal("offset still pending after commit")
 	}
 	// A retry of the same end succeeds; the other outcome does not.
-	must(t, e.c.EndTxn("x", pe.ID, pe.Epoch, true))
-	wantErr(t, e.c.EndTxn("x", pe.ID, pe.Epoch, false), kerr.InvalidTxnState)
+	must(t, endV1(e.c, "x", pe.ID, pe.Epoch, true))
+	wantErr(t, endV1(e.c, "x", pe.ID, pe.Epoch, false), kerr.InvalidTxnState)
 
 	// The next transaction, aborted.
 	must(t, e.c.AddPartitions("x", pe.ID, pe.Epoch, []TP{{topic, 0}}))
 	must(t, e.produce(pe, 0, 3, 2))
 	must(t, e.c.AddOffsets("x", pe.ID, pe.Epoch, "g"))
-	must(t, e.c.CommitOffsets("x", pe.ID, pe.Epoch, "g", []TP{{"in", 0}}, []Offset{{Offset: 99, LeaderEpoch: -1}}))
-	must(t, e.c.EndTxn("x", pe.ID, pe.Epoch, false))
+	must(t, e.c.CommitOffsets("x", pe.ID, pe.Epoch, "g", []TP{{"in", 0}}, []Offset{{Offset: 99, LeaderEpoch: -1}}, false))
+	must(t, endV1(e.c, "x", pe.ID, pe.Epoch, false))
 	if got := e.committed["g"][TP{"in", 0}].Offset; got != 42 {
 		t.Fatalf("aborted offset became visible: %d", got)
 	}
@@ -231,7 +231,7 @@ func TestCommitAndAbort(t *testing.T) {
 	if !ok || d.State != CompleteAbort || d.StartMs != -1 {
 		t.Fatalf("describe %+v", d)
 	}
-	wantErr(t, e.c.EndTxn("x", pe.ID, pe.Epoch, true), kerr.InvalidTxnState)
+	wantErr(t, endV1(e.c, "x", pe.ID, pe.Epoch, true), kerr.InvalidTxnState)
 }
 
 func TestFencing(t *testing.T) {
@@ -254,10 +254,10 @@ func TestFencing(t *testing.T) {
 		t.Fatalf("aborted transactions %+v, want the fenced one", ab)
 	}
 	wantErr(t, e.c.AddPartitions("x", old.ID, old.Epoch, []TP{{topic, 1}}), kerr.ProducerFenced)
-	wantErr(t, e.c.EndTxn("x", old.ID, old.Epoch, true), kerr.ProducerFenced)
+	wantErr(t, endV1(e.c, "x", old.ID, old.Epoch, true), kerr.ProducerFenced)
 	_, err = e.c.BeginProduce(old.ID, old.Epoch)
 	wantErr(t, err, kerr.InvalidProducerEpoch)
-	wantErr(t, e.c.CommitOffsets("x", old.ID, old.Epoch, "g", []TP{{"in", 0}}, []Offset{{Offset: 1}}), kerr.InvalidProducerEpoch)
+	wantErr(t, e.c.CommitOffsets("x", old.ID, old.Epoch, "g", []TP{{"in", 0}}, []Offset{{Offset: 1}}, false), kerr.InvalidProducerEpoch)
 	// The partition itself refuses the old epoch too.
 	b, _ := records.Build(records.BuildOptions{ProducerID: old.ID, ProducerEpoch: old.Epoch, BaseSequence: 2, Transactional: true, BaseTimestamp: time.Now().UnixMilli()},
 		[]records.Record{{Value: []byte("late")}})
@@ -290,7 +290,7 @@ func TestTimeoutAborts(t *testing.T) {
 	if e.lso(0) != e.hw(0) {
 		t.Fatalf("LSO %d behind HW %d after the timeout", e.lso(0), e.hw(0))
 	}
-	wantErr(t, e.c.EndTxn("x", pe.ID, pe.Epoch, true), kerr.ProducerFenced)
+	wantErr(t, endV1(e.c, "x", pe.ID, pe.Epoch, true), kerr.ProducerFenced)
 	// KIP-360: the timed-out producer may re-initialize with its old epoch.
 	next, err := e.c.InitProducerID("x", time.Minute, pe)
 	must(t, err)
@@ -306,13 +306,13 @@ func TestStateSurvivesReopen(t *testing.T) {
 	must(t, e.c.AddPartitions("x", pe.ID, pe.Epoch, []TP{{topic, 1}}))
 	must(t, e.produce(pe, 1, 0, 2))
 	must(t, e.c.AddOffsets("x", pe.ID, pe.Epoch, "g"))
-	must(t, e.c.CommitOffsets("x", pe.ID, pe.Epoch, "g", []TP{{"in", 3}}, []Offset{{Offset: 7, LeaderEpoch: -1, Metadata: "m"}}))
+	must(t, e.c.CommitOffsets("x", pe.ID, pe.Epoch, "g", []TP{{"in", 3}}, []Offset{{Offset: 7, LeaderEpoch: -1, Metadata: "m"}}, false))
 	e.reopen(time.Hour)
 	d, ok := e.c.Describe("x")
 	if !ok || d.State != Ongoing || len(d.Partitions) != 1 || d.PID != pe.ID || d.Epoch != pe.Epoch {
 		t.Fatalf("after reopen %+v", d)
 	}
-	must(t, e.c.EndTxn("x", pe.ID, pe.Epoch, true))
+	must(t, endV1(e.c, "x", pe.ID, pe.Epoch, true))
 	if o := e.committed["g"][TP{"in", 3}]; o.Offset != 7 || o.Metadata != "m" {
 		t.Fatalf("committed %+v", o)
 	}
@@ -327,9 +327,9 @@ func TestPreparedTransactionFinishedAtOpen(t *testing.T) {
 	must(t, e.c.AddPartitions("x", pe.ID, pe.Epoch, []TP{{topic, 0}}))
 	must(t, e.produce(pe, 0, 0, 2))
 	must(t, e.c.AddOffsets("x", pe.ID, pe.Epoch, "g"))
-	must(t, e.c.CommitOffsets("x", pe.ID, pe.Epoch, "g", []TP{{"in", 0}}, []Offset{{Offset: 5, LeaderEpoch: -1}}))
+	must(t, e.c.CommitOffsets("x", pe.ID, pe.Epoch, "g", []TP{{"in", 0}}, []Offset{{Offset: 5, LeaderEpoch: -1}}, false))
 	e.failCommit = true
-	wantErr(t, e.c.EndTxn("x", pe.ID, pe.Epoch, true), kerr.ConcurrentTransactions)
+	wantErr(t, endV1(e.c, "x", pe.ID, pe.Epoch, true), kerr.ConcurrentTransactions)
 	if d, _ := e.c.Describe("x"); d.State != PrepareCommit {
 		t.Fatalf("state %v, want PrepareCommit", d.State)
 	}
@@ -344,7 +344,7 @@ func TestPreparedTransactionFinishedAtOpen(t *testing.T) {
 	if e.lso(0) != e.hw(0) {
 		t.Fatalf("LSO %d behind HW %d", e.lso(0), e.hw(0))
 	}
-	must(t, e.c.EndTxn("x", pe.ID, pe.Epoch, true)) // the client's retry
+	must(t, endV1(e.c, "x", pe.ID, pe.Epoch, true)) // the client's retry
 }
 
 func TestListAndDescribe(t *testing.T) {
@@ -375,5 +375,66 @@ func TestListAndDescribe(t *testing.T) {
 	}
 	if err := e.c.AddPartitions("nope", 1, 0, nil); !errors.Is(err, kerr.InvalidProducerIDMapping) {
 		t.Fatalf("unknown id: %v", err)
+	}
+}
+
+// endV1 is EndTxn as a transaction version 1 client sends it.
+func endV1(c *Coordinator, id string, pid int64, epoch int16, commit bool) error {
+	_, err := c.EndTxn(id, pid, epoch, commit, false)
+	return err
+}
+
+// Transaction version 2 (KIP-890 part 2): the epoch bumps as each
+// transaction ends, markers carry the new epoch, retries of a completed end
+// get the same answer, an abort with nothing open bumps too, and offsets
+// may be committed without AddOffsets.
+func TestTransactionVersion2(t *testing.T) {
+	e := newEnv(t)
+	pe, err := e.c.InitProducerID("x", time.Minute, ProducerIDAndEpoch{-1, -1})
+	must(t, err)
+	must(t, e.c.AddPartitions("x", pe.ID, pe.Epoch, []TP{{topic, 0}}))
+	must(t, e.produce(pe, 0, 0, 2))
+	must(t, e.c.CommitOffsets("x", pe.ID, pe.Epoch, "g", []TP{{"in", 0}}, []Offset{{Offset: 3, LeaderEpoch: -1}}, true))
+	next, err := e.c.EndTxn("x", pe.ID, pe.Epoch, true, true)
+	must(t, err)
+	if next.ID != pe.ID || next.Epoch != pe.Epoch+1 {
+		t.Fatalf("after a v2 commit %+v, want epoch %d", next, pe.Epoch+1)
+	}
+	if e.committed["g"][TP{"in", 0}].Offset != 3 {
+		t.Fatal("implicitly added group's offset not committed")
+	}
+	// The retry of that end, with the old epoch, gets the same answer.
+	again, err := e.c.EndTxn("x", pe.ID, pe.Epoch, true, true)
+	if err != nil || again != next {
+		t.Fatalf("retried end: %+v %v, want %+v", again, err, next)
+	}
+	if _, err := e.c.EndTxn("x", pe.ID, pe.Epoch, false, true); !errors.Is(err, kerr.InvalidTxnState) {
+		t.Fatalf("old epoch, other outcome: %v", err)
+	}
+	if _, err := e.c.EndTxn("x", pe.ID, pe.Epoch-1, true, true); !errors.Is(err, kerr.ProducerFenced) {
+		t.Fatalf("an older epoch: %v", err)
+	}
+	// The marker carried the new epoch: the old one is fenced on the log.
+	b, _ := records.Build(records.BuildOptions{ProducerID: pe.ID, ProducerEpoch: pe.Epoch, BaseSequence: 2, Transactional: true, BaseTimestamp: time.Now().UnixMilli()},
+		[]records.Record{{Value: []byte("late")}})
+	if _, err := e.logs.Partition(topic, 0).Append(b); !errors.Is(err, klog.ErrInvalidProducerEpoch) {
+		t.Fatalf("a late batch of the ended transaction: %v", err)
+	}
+	// The next transaction starts at sequence 0 of the new epoch.
+	must(t, e.c.AddPartitions("x", next.ID, next.Epoch, []TP{{topic, 0}}))
+	must(t, e.produce(next, 0, 0, 1))
+	third, err := e.c.EndTxn("x", next.ID, next.Epoch, false, true)
+	must(t, err)
+	if third.Epoch != next.Epoch+1 || e.lso(0) != e.hw(0) {
+		t.Fatalf("after a v2 abort %+v, LSO %d HW %d", third, e.lso(0), e.hw(0))
+	}
+	// An abort with nothing open succeeds and bumps; a commit does not.
+	fourth, err := e.c.EndTxn("x", third.ID, third.Epoch, false, true)
+	must(t, err)
+	if fourth.Epoch != third.Epoch+1 {
+		t.Fatalf("empty abort %+v", fourth)
+	}
+	if _, err := e.c.EndTxn("x", fourth.ID, fourth.Epoch, true, true); !errors.Is(err, kerr.InvalidTxnState) {
+		t.Fatalf("empty commit: %v", err)
 	}
 }

@@ -118,7 +118,7 @@ func TestCrashDuringTransactions(t *testing.T) {
 				run.first[p] = res.BaseOffset
 			}
 			runs = append(runs, run)
-			run.acked = e.c.EndTxn("x", pe.ID, pe.Epoch, run.commit) == nil
+			run.acked = endV1(e.c, "x", pe.ID, pe.Epoch, run.commit) == nil
 			if !run.acked {
 				break
 			}

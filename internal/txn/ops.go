@@ -110,6 +110,7 @@ func (c *Coordinator) lockOrCreate(id string, timeout time.Duration) (*txn, erro
 			}
 			t = &txn{id: id}
 			t.PID, t.Epoch, t.LastEpoch, t.StartMs = pid, 0, -1, -1
+			t.PrevPID, t.PrevEpoch = -1, -1
 			t.TimeoutMs = int32(timeout.Milliseconds())
 			c.txns[id] = t
 			c.byPID[pid] = t
@@ -237,7 +238,10 @@ func (c *Coordinator) AddOffsets(id string, pid int64, epoch int16, group string
 // (TxnOffsetCommit); they reach the group when the transaction commits.
 // The producer must be the transaction's current one and the group must
 // have been added by AddOffsets. errs answers each offset in order.
-func (c *Coordinator) CommitOffsets(id string, pid int64, epoch int16, group string, tps []TP, offs []Offset) error {
+//
+// With implicit (TxnOffsetCommit v5+, transaction version 2) a group not
+// yet in the transaction is added to it, starting one if none is open.
+func (c *Coordinator) CommitOffsets(id string, pid int64, epoch int16, group string, tps []TP, offs []Offset, implicit bool) error {
 	t := c.lock(id)
 	if t == nil {
 		return kerr.InvalidProducerIDMapping
@@ -248,6 +252,14 @@ func (c *Coordinator) CommitOffsets(id string, pid int64, epoch int16, group str
 	}
 	if t.Epoch != epoch {
 		return kerr.InvalidProducerEpoch
+	}
+	prevState := t.stored
+	prevState.Groups = slices.Clone(t.Groups)
+	if implicit && (t.State != Ongoing || !slices.Contains(t.Groups, group)) {
+		if err := c.begin(t); err != nil {
+			return err
+		}
+		t.Groups = append(t.Groups, group)
 	}
 	if t.State != Ongoing || !slices.Contains(t.Groups, group) {
 		return kerr.InvalidTxnState
@@ -267,6 +279,7 @@ func (c *Coordinator) CommitOffsets(id string, pid int64, epoch int16, group str
 	next[group] = gm
 	t.Offsets = next
 	if err := c.persist(t); err != nil {
+		t.stored = prevState
 		t.Offsets = prev
 		return storageErr(err)
 	}
@@ -275,55 +288,104 @@ func (c *Coordinator) CommitOffsets(id string, pid int64, epoch int16, group str
 
 // EndTxn commits or aborts id's transaction and returns once it is
 // complete: markers durable on every partition, offsets committed.
-func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit bool) error {
+//
+// With v2 (EndTxn v5+, transaction version 2, KIP-890 part 2) the epoch is
+// bumped as the transaction ends: the markers carry the new epoch, which
+// fences any late batch of the ended transaction, and the new producer id
+// and epoch are returned (a new id when the epoch would overflow). A retry
+// with the previous epoch of an end that completed gets the same answer,
+// and aborting with no transaction open succeeds, bumping the epoch.
+func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit, v2 bool) (ProducerIDAndEpoch, error) {
+	none := ProducerIDAndEpoch{-1, -1}
 	t := c.lock(id)
 	if t == nil {
-		return kerr.InvalidProducerIDMapping
+		return none, kerr.InvalidProducerIDMapping
 	}
 	defer t.mu.Unlock()
-	if t.PID != pid {
-		return kerr.InvalidProducerIDMapping
+	if t.PID != pid && !(v2 && t.PrevPID == pid) {
+		return none, kerr.InvalidProducerIDMapping
+	}
+	current := ProducerIDAndEpoch{t.PID, t.Epoch}
+	if v2 && (t.PID != pid || epoch != t.Epoch) {
+		// A retry of an end whose answer was lost: the bump happened.
+		retry := (t.PID == pid && epoch == t.LastEpoch) || (t.PID != pid && epoch == t.PrevEpoch)
+		switch {
+		case retry && ((commit && t.State == CompleteCommit) || (!commit && t.State == CompleteAbort)):
+			return current, nil
+		case retry && (t.State == CompleteCommit || t.State == CompleteAbort):
+			return none, kerr.InvalidTxnState // as Kafka: the other outcome of that end
+		}
+		return none, kerr.ProducerFenced
 	}
 	if t.Epoch != epoch {
-		return kerr.ProducerFenced
+		return none, kerr.ProducerFenced
 	}
 	switch t.State {
 	case Ongoing:
+		if v2 {
+			c.bump(t)
+		}
 		if commit {
 			t.State = PrepareCommit
 		} else {
 			t.State = PrepareAbort
 		}
 		if err := c.persist(t); err != nil {
-			t.State = Ongoing
-			return storageErr(err)
+			return none, storageErr(err)
 		}
-	case CompleteCommit:
-		if commit {
-			return nil // a retry
+	case Empty, CompleteCommit, CompleteAbort:
+		switch {
+		case v2 && !commit:
+			// An abort with nothing open: bump the epoch, nothing to mark.
+			c.bump(t)
+			t.State = CompleteAbort
+			if err := c.persist(t); err != nil {
+				return none, storageErr(err)
+			}
+			return c.overflow(t)
+		case !v2 && t.State == CompleteCommit && commit, !v2 && t.State == CompleteAbort && !commit:
+			return current, nil // a retry
 		}
-		return kerr.InvalidTxnState
-	case CompleteAbort:
-		if !commit {
-			return nil
-		}
-		return kerr.InvalidTxnState
+		return none, kerr.InvalidTxnState
 	case PrepareCommit:
 		if !commit {
-			return kerr.InvalidTxnState
+			return none, kerr.InvalidTxnState
 		}
 	case PrepareAbort:
 		if commit {
-			return kerr.InvalidTxnState
+			return none, kerr.InvalidTxnState
 		}
 	default:
-		return kerr.InvalidTxnState
+		return none, kerr.InvalidTxnState
 	}
 	if err := c.complete(t); err != nil {
 		c.logger.Warn("could not finish a transaction; will retry", "transactional_id", id, "err", err)
-		return kerr.ConcurrentTransactions
+		return none, kerr.ConcurrentTransactions
 	}
-	return nil
+	if v2 {
+		return c.overflow(t)
+	}
+	return ProducerIDAndEpoch{t.PID, t.Epoch}, nil
+}
+
+// overflow moves t to a new producer id when its epoch cannot be bumped
+// again (transaction version 2 bumps on every end), and returns the id and
+// epoch the producer continues with. REQUIRES: t.mu held for writing.
+func (c *Coordinator) overflow(t *txn) (ProducerIDAndEpoch, error) {
+	if t.Epoch < math.MaxInt16-1 {
+		return ProducerIDAndEpoch{t.PID, t.Epoch}, nil
+	}
+	pid, err := c.cfg.NextProducerID()
+	if err != nil {
+		return ProducerIDAndEpoch{-1, -1}, storageErr(err)
+	}
+	t.PrevPID, t.PrevEpoch = t.PID, t.Epoch
+	c.setPID(t, pid)
+	t.Epoch, t.LastEpoch = 0, -1
+	if err := c.persist(t); err != nil {
+		return ProducerIDAndEpoch{-1, -1}, storageErr(err)
+	}
+	return ProducerIDAndEpoch{t.PID, t.Epoch}, nil
 }
 
 // Guard is held by a transactional produce from its verification until its

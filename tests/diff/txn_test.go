@@ -1,6 +1,10 @@
 package diff
 
-import "github.com/twmb/franz-go/pkg/kmsg"
+import (
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
 // Transaction steps. The transactional id is case-local like topics (c.T);
 // InitProducerId captures "pid" and "epoch".
@@ -88,10 +92,28 @@ func txnOffsetCommit(label, id, group, topic string, offset int64) Step {
 	})
 }
 
+// endTxn ends the transaction with the captured epoch; from v5 (transaction
+// version 2) the answer's new epoch is captured in its place.
 func endTxn(label, id string, commit bool) Step {
+	s := endTxnStale(label, id, commit)
+	s.Then = func(c *Ctx, r kmsg.Response) {
+		if resp := r.(*kmsg.EndTxnResponse); resp.ErrorCode == 0 && resp.ProducerEpoch >= 0 {
+			c.Vars["prev_epoch"], c.Vars["epoch"] = c.Vars["epoch"], resp.ProducerEpoch
+		}
+	}
+	return s
+}
+
+// endTxnStale ends the transaction with the epoch captured before the last
+// end (v5 retries and fencing).
+func endTxnStale(label, id string, commit bool) Step {
 	return raw("end txn "+label, func(c *Ctx) kmsg.Request {
 		req := kmsg.NewPtrEndTxnRequest()
-		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = c.T(id), c.I64("pid"), c.I16("epoch"), commit
+		epoch := c.I16("epoch")
+		if strings.HasPrefix(label, "stale") {
+			epoch = c.I16("prev_epoch")
+		}
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = c.T(id), c.I64("pid"), epoch, commit
 		return req
 	})
 }
@@ -184,8 +206,10 @@ var txnCases = []Case{
 		}),
 		endTxn("abort", "x", false),
 		waitTxnComplete("x"),
-		endTxn("abort again (retry)", "x", false),
-		endTxn("commit after abort", "x", true),
+		endTxnStale("stale: abort again (a retry)", "x", false),
+		endTxnStale("stale: commit after abort", "x", true),
+		endTxn("commit with nothing open", "x", true),
+		endTxn("abort with nothing open", "x", false),
 	)},
 
 	{Name: "txn-commit-abort-read-committed", Steps: steps(
