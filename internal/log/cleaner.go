@@ -60,10 +60,16 @@ import (
 //     deltas move with the base). A later cleaning after that time drops
 //     the tombstone. Consumers that were behind get delete.retention.ms to
 //     see it.
-//  5. Control batches are kept whole. Transactions are not implemented
-//     yet: when they are, aborted records must go and markers stay until
-//     their transaction's records are gone (Kafka's rules 2-4), and the
-//     dirty section must end at the last stable offset.
+//  5. Transactions (Kafka's rules 2-4, reduced): the dirty section ends at
+//     the last stable offset, so no record of a transaction that has not
+//     ended (durably) is mapped or removed. Records of aborted transactions
+//     (the partition's aborted list, txn.go) are never mapped, so they
+//     cannot supersede committed values, and are dropped (their batches go
+//     like any batch losing every record). Control batches are kept whole,
+//     forever: Kafka removes a marker once its transaction's records are
+//     gone and the delete horizon has passed; we do not (a marker is 70
+//     bytes). The aborted list keeps its entries: an entry whose records
+//     are gone filters nothing.
 //
 // A group is written to "<base>.log.cleaned" (and .index.cleaned,
 // .timeindex.cleaned) and fsynced while produce and fetch go on. The swap,
@@ -299,7 +305,7 @@ func (p *Partition) cleanable(now int64) (r cleanRange, ok bool, err error) {
 	cfg := p.cfg.Load()
 	p.vmu.RLock()
 	r.all, r.stable = p.segs, p.stablePrefixLocked()
-	logStart, closed := p.maint.logStart, p.closed
+	logStart, closed, lso := p.maint.logStart, p.closed, p.lsoLocked()
 	p.vmu.RUnlock()
 	r.logStart = logStart
 	if closed || r.stable == 0 {
@@ -307,7 +313,7 @@ func (p *Partition) cleanable(now int64) (r cleanRange, ok bool, err error) {
 	}
 	segs := r.all
 	r.firstDirty = max(p.maint.firstDirty.Load(), logStart)
-	r.uncleanable = segs[r.stable].base
+	r.uncleanable = min(segs[r.stable].base, lso) // rule 5
 	if cfg.MinCompactionLagMs > 0 {
 		for i := 0; i < r.stable && segs[i].base < r.uncleanable; i++ {
 			if segs[i+1].base <= r.firstDirty {
@@ -422,8 +428,12 @@ func (p *Partition) clean(c *cleaner) (progressed bool, err error) {
 	}
 	p.mu.Unlock()
 
+	// Rule 5: every aborted transaction with records below the uncleanable
+	// offset (which is at most the LSO) has its marker durable and listed.
+	ab := newAbortedSet(p.AbortedTxns(r.logStart, r.uncleanable))
+
 	start := time.Now()
-	end, err := c.buildMap(p, segs, r.firstDirty, r.uncleanable)
+	end, err := c.buildMap(p, segs, r.firstDirty, r.uncleanable, ab)
 	if err != nil {
 		return false, err
 	}
@@ -434,7 +444,7 @@ func (p *Partition) clean(c *cleaner) (progressed bool, err error) {
 	for n < len(segs) && segs[n].base < end {
 		n++
 	}
-	f := filter{c: c, end: end, now: now, cfg: cfg, lastOf: lastOf}
+	f := filter{c: c, end: end, now: now, cfg: cfg, lastOf: lastOf, ab: ab}
 	swapped, skipped := 0, 0
 	i0 := 0 // segments wholly below the log start are retention's
 	for i0 < n && nextBase(i0) <= r.logStart {
@@ -490,8 +500,8 @@ func (p *Partition) setFirstDirty(off int64) error {
 
 // buildMap maps key -> latest offset for the records in [from, to) of segs
 // and returns where the map ends: to, or the offset of the first record it
-// had no room for.
-func (c *cleaner) buildMap(p *Partition, segs []*segment, from, to int64) (int64, error) {
+// had no room for. Records of aborted transactions (ab) are not mapped.
+func (c *cleaner) buildMap(p *Partition, segs []*segment, from, to int64, ab abortedSet) (int64, error) {
 	c.m.reset(to - from)
 	batches := 0
 	for i, s := range segs {
@@ -531,7 +541,7 @@ func (c *cleaner) buildMap(p *Partition, segs []*segment, from, to int64) (int64
 			if h.BaseOffset >= to {
 				return to, nil
 			}
-			if h.LastOffset() < from || h.IsControl() {
+			if h.LastOffset() < from || h.IsControl() || ab.has(&h) {
 				continue
 			}
 			full := int64(-1)
@@ -565,6 +575,7 @@ type filter struct {
 	now    int64
 	cfg    *Config
 	lastOf map[int64]int64 // producer id -> last offset of its last batch
+	ab     abortedSet
 
 	dropped, tombstones int64
 	lostGroup           bool
@@ -575,8 +586,11 @@ type filter struct {
 // or nil when every record goes. changed reports anything but b itself.
 func (f *filter) batch(b []byte, h *records.Header) (out []byte, changed bool, err error) {
 	if h.IsControl() {
-		// Transaction markers: kept until transactions exist (see above).
-		return b, false, nil
+		return b, false, nil // rule 5
+	}
+	if f.ab.has(h) {
+		f.dropped += int64(h.NumRecords)
+		return nil, true, nil
 	}
 	hasHorizon := h.Attributes&records.DeleteHorizonBit != 0
 	var (

@@ -8,9 +8,11 @@
 // and written to the active segment file (Append). They become visible to
 // readers, that is the high watermark (HW) passes them, only after an fsync
 // covers them, and a produce with acks >= 1 is answered only then
-// (WaitDurable). There is no second, in-memory copy of pending batches:
-// the syncer goroutine fsyncs whatever was written, so concurrent produces
-// share one fsync (group commit). See docs/architecture.md, invariants 1-6.
+// (WaitDurable(ctx, last): its argument is the last offset that must be
+// durable; it returns once the HW is above it). There is no second,
+// in-memory copy of pending batches: the syncer goroutine fsyncs whatever
+// was written, so concurrent produces share one fsync (group commit). See
+// docs/architecture.md, invariants 1-6.
 //
 // With Config.FlushInterval > 0 the user trades durability for latency: the
 // HW follows the log end right after the write and fsyncs happen on a timer.
@@ -22,6 +24,8 @@
 //	00000000000000000000.timeindex  time index of that segment
 //	00000000000000001234.log        next segment, base offset 1234 ...
 //	00000000000000001234.snapshot   producer state below offset 1234
+//	aborted-txns                    aborted transactions below the newest
+//	                                snapshot (txn.go)
 //	recovery-point                  where recovery starts scanning
 //	log-start-offset                the log start offset (logstart.go)
 //	cleaner-offset                  where the cleaner's dirty section starts
@@ -96,22 +100,62 @@
 //
 // # Producer snapshot (<offset>.snapshot)
 //
-// The idempotence state after every batch below <offset>; written on roll
-// and on Close, the newest valid one <= the log end is loaded on Open and
-// the batch headers after it are replayed:
+// The idempotence and transaction state after every batch below <offset>;
+// written on roll and on Close (after the fsync that covers <offset>), the
+// newest valid one <= the log end is loaded on Open and the batches after
+// it are replayed (headers, and the record of each marker):
 //
 //	+---------------+------------+-------------+
 //	| version int16 | crc uint32 | count int32 |  crc: CRC-32C of all that follows it
 //	+---------------+------------+-------------+
-//	count x +------------------+--------------+------------------+
-//	        | producerId int64 | epoch int16  | batchCount int8  |
-//	        +------------------+--------------+------------------+
+//	count x +------------------+--------------+-------------------+------------------+
+//	        | producerId int64 | epoch int16  | txnFirst int64    | batchCount int8  |
+//	        +------------------+--------------+-------------------+------------------+
 //	        batchCount x +----------------+---------------+-------------------+
 //	                     | firstSeq int32 | lastSeq int32 | firstOffset int64 |
 //	                     +----------------+---------------+-------------------+
 //	                     | lastOffset int64 | maxTimestamp int64 | flags int8 |
 //	                     +------------------+--------------------+------------+
 //	                     flags bit 0: transactional
+//
+// Version 2. txnFirst is the first offset of the producer's open
+// transaction, -1 when none. Version 1 (before transactions) has no
+// txnFirst and is still read (no transaction open).
+//
+// # Transactions and the aborted-transactions file (aborted-txns)
+//
+// A producer's first transactional batch opens a transaction at its base
+// offset; a marker (AppendMarker: a control batch, attributes
+// transactional|control, base sequence -1, one record with key version 0 |
+// type int16 (0 ABORT, 1 COMMIT) and value version 0 | coordinatorEpoch
+// int32, see internal/records/control.go) ends it. The last stable offset
+// is min(HW, first offset of every transaction whose marker is not below
+// the HW), never below the log start; read_committed fetches stop there.
+// Each ABORT marker that ends a transaction adds an aborted transaction
+// (producer id, first offset, marker offset), kept in memory ordered by
+// marker offset, and persisted in one file per partition:
+//
+//	+---------------+------------+-------------+
+//	| version int16 | crc uint32 | count int32 |  version 1; crc: CRC-32C of all that follows it
+//	+---------------+------------+-------------+
+//	count x +------------------+---------------------+--------------------+
+//	        | producerId int64 | firstOffset int64   | lastOffset int64   |
+//	        +------------------+---------------------+--------------------+
+//	        ordered by lastOffset (the ABORT marker's offset)
+//
+// It is rewritten whole (atomically) right before each snapshot at S, with
+// the entries whose marker is below S and not below the log start: those
+// markers are fsynced by then, and the file is durable before the snapshot
+// is. Open loads it, keeps the entries with markers below the snapshot it
+// loads, and re-derives the rest by replaying the tail after that
+// snapshot, so the list is exactly what the recovered log implies (no
+// entry for a lost marker, one for every durable one) without reading
+// closed segments. Only a damaged file makes Open scan the log below the
+// snapshot. Unlike Kafka's per-segment .txnindex (which also stores an LSO
+// per entry, unused here), one small file needs no work when retention
+// removes segments (entries below the log start are dropped at the next
+// snapshot) or the cleaner replaces them (entries stay valid: markers are
+// kept, and an entry whose records are gone filters nothing).
 //
 // # Recovery point (recovery-point)
 //
@@ -162,13 +206,16 @@
 //	maintenance.cleanMu  one cleaning of the partition at a time
 //	maintenance.mu  removing or replacing segments (retention,
 //	                DeleteRecordsBefore, the cleaner's swap), Close
-//	Partition.mu    the append lock: Append, roll, Close; producer state
+//	Partition.mu    the append lock: Append, AppendMarker, roll, Close;
+//	                producer state
 //	Partition.cpMu  recovery-point writes (also taken by the syncer alone)
 //	Partition.vmu   the view readers snapshot: segment list, log end, HW,
-//	                synced point, failure; held only briefly
+//	                synced point, failure, transactions (open, ending,
+//	                aborted: txnView); held only briefly
 //	indexFile.mu, segment.tsMu, maintenance.pmu   leaves
 //
-// Read, Offsets, OffsetForTimestamp and MaxTimestamp take only vmu, briefly,
+// Read, ReadCommittedInto, LastStableOffset, AbortedTxns, Offsets,
+// OffsetForTimestamp and MaxTimestamp take only vmu, briefly,
 // then use ReadAt without locks, so they never wait behind a write or an
 // fsync, and never read past the HW's byte position. The syncer never takes
 // mu. A cleaning holds only cleanMu while it reads and writes, mu briefly

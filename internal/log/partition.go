@@ -219,6 +219,9 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		if h.ProducerID >= 0 && h.BaseSequence < 0 {
 			return fmt.Errorf("%w: producer id %d without a sequence number", records.ErrInvalid, h.ProducerID)
 		}
+		if h.IsTransactional() && h.ProducerID < 0 {
+			return fmt.Errorf("%w: transactional batch without a producer id", records.ErrInvalid)
+		}
 		hdrs = append(hdrs, h)
 		return nil
 	})
@@ -304,6 +307,13 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 			pa.update(h)
 		}
 	}); err != nil {
+		if len(starts) > 0 {
+			p.vmu.Lock()
+			for _, s := range starts {
+				delete(p.txv.ongoing, s.pid)
+			}
+			p.vmu.Unlock()
+		}
 		return res, err
 	}
 	pa.commit()
@@ -505,7 +515,7 @@ func (p *Partition) Read(offset int64, maxBytes int, minOneBatch bool) (ReadResu
 // part of buf while it uses Records.
 func (p *Partition) ReadInto(buf []byte, offset int64, maxBytes int, minOneBatch bool) (ReadResult, error) {
 	for {
-		res, stale, err := p.read(buf, offset, maxBytes, minOneBatch)
+		res, stale, err := p.read(buf, offset, maxBytes, minOneBatch, false)
 		if !stale {
 			return res, err
 		}
@@ -514,7 +524,10 @@ func (p *Partition) ReadInto(buf []byte, offset int64, maxBytes int, minOneBatch
 	}
 }
 
-func (p *Partition) read(dst []byte, offset int64, maxBytes int, minOneBatch bool) (res ReadResult, stale bool, err error) {
+// read reads as ReadInto; committed (ReadCommittedInto) returns nothing
+// for an offset at or above the LSO, and the caller trims what it reads
+// past the LSO.
+func (p *Partition) read(dst []byte, offset int64, maxBytes int, minOneBatch, committed bool) (res ReadResult, stale bool, err error) {
 	p.vmu.RLock()
 	segs, hw, leo, closed, failErr := p.segs, p.hw, p.leo.offset, p.closed, p.failErr
 	res = ReadResult{HighWatermark: hw.offset, LogStartOffset: p.maint.logStart, LastStableOffset: p.lsoLocked()}
@@ -530,7 +543,7 @@ func (p *Partition) read(dst []byte, offset int64, maxBytes int, minOneBatch boo
 	if offset < res.LogStartOffset || offset > leo {
 		return res, false, fmt.Errorf("%w: offset %d not in [%d, %d]", ErrOffsetOutOfRange, offset, res.LogStartOffset, leo)
 	}
-	if offset >= hw.offset {
+	if offset >= hw.offset || (committed && offset >= res.LastStableOffset) {
 		return res, false, nil
 	}
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1

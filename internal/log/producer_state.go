@@ -381,7 +381,10 @@ func (p *Partition) loadProducerState(snaps []int64, end logPos) error {
 	}
 	defer func() {
 		// What readers see of the transactions, from the state rebuilt.
-		p.txv = txnView{ongoing: map[int64]int64{}, aborted: aborted}
+		p.txv = txnView{ongoing: map[int64]int64{}}
+		for _, a := range aborted {
+			p.txv.addAborted(a)
+		}
 		for pid, e := range p.producers.m {
 			if e.txnOpen {
 				p.txv.ongoing[pid] = e.txnFirst

@@ -27,10 +27,16 @@ import (
 //   - Aborted transactions (producer id, first offset, marker offset) are
 //     kept in memory, in marker order, and written whole to the file
 //     "aborted-txns" before every producer snapshot, covering the markers
-//     below the snapshot's offset. Recovery loads that file, drops entries
-//     at or above the snapshot it replays from, and re-derives the rest
-//     while replaying the log's tail, so the list always equals what the
-//     surviving log implies, without reading closed segments.
+//     below the snapshot's offset (which are fsynced by then). Recovery
+//     loads that file, drops entries at or above the snapshot it replays
+//     from, and re-derives the rest while replaying the log's tail, so the
+//     list always equals what the surviving log implies, without reading
+//     closed segments. Entries whose marker is below the log start are
+//     dropped at the next snapshot.
+//   - A client may not write control batches (records.ErrControlBatch), nor
+//     a non-transactional batch while its producer has a transaction open
+//     (ErrInvalidTxnState). The epoch rules are those of idempotence
+//     (producer_state.go), and a marker with a newer epoch fences.
 //
 // The transaction coordinator (internal/txn) decides; this package only
 // records what the markers say.
@@ -52,14 +58,11 @@ type endedTxn struct{ first, marker int64 }
 type txnView struct {
 	ongoing map[int64]int64 // producer id -> first offset of its open transaction
 	ending  []endedTxn      // ended by markers not known to be below the HW
-	aborted []AbortedTxn    // ordered by LastOffset
+	// aborted is ordered by LastOffset. Only appended to in place (a
+	// reader's slice header never sees later entries); trimming replaces it.
+	aborted []AbortedTxn
+	maxSpan int64 // the largest LastOffset-FirstOffset in aborted
 }
-
-// Control record types (the key of a marker's only record).
-const (
-	controlAbort  = 0
-	controlCommit = 1
-)
 
 // abortedFile holds the aborted transactions below the newest snapshot.
 const abortedFile = "aborted-txns"
@@ -75,7 +78,9 @@ func (p *Partition) lsoLocked() int64 {
 			lso = min(lso, e.first)
 		}
 	}
-	return lso
+	// Retention and DeleteRecordsBefore may remove the start of an open
+	// transaction (Kafka too); the LSO never goes below the log start.
+	return max(lso, p.maint.logStart)
 }
 
 // LastStableOffset is the LSO: min(HW, first offset of the earliest
@@ -91,12 +96,15 @@ func (p *Partition) LastStableOffset() int64 {
 // FirstOffset < to, ordered by FirstOffset.
 func (p *Partition) AbortedTxns(from, to int64) []AbortedTxn {
 	p.vmu.RLock()
-	ab := p.txv.aborted
+	ab, span := p.txv.aborted, p.txv.maxSpan
 	p.vmu.RUnlock()
-	// ab is append-only under vmu; the prefix we saw does not change.
+	// The entries we saw do not change (txnView.aborted).
 	i := sort.Search(len(ab), func(i int) bool { return ab[i].LastOffset >= from })
 	var out []AbortedTxn
 	for _, a := range ab[i:] {
+		if a.LastOffset-span >= to {
+			break // this one and every later one start at or after to
+		}
 		if a.FirstOffset < to {
 			out = append(out, a)
 		}
@@ -114,10 +122,19 @@ func (p *Partition) AbortedTxns(from, to int64) []AbortedTxn {
 }
 
 // ReadCommittedInto is ReadInto bounded by the LSO instead of the HW: only
-// whole batches that start below the LSO. It fills Aborted with the aborted
-// transactions that overlap the records returned.
+// whole batches below the LSO (a transaction's first batch starts at the
+// LSO, so a batch starting below it ends below it). It fills Aborted with
+// AbortedTxns(offset, end of the records returned), which read_committed
+// consumers use to drop aborted records.
 func (p *Partition) ReadCommittedInto(buf []byte, offset int64, maxBytes int, minOneBatch bool) (ReadResult, error) {
-	res, err := p.ReadInto(buf, offset, maxBytes, minOneBatch)
+	var (
+		res   ReadResult
+		stale = true
+		err   error
+	)
+	for stale {
+		res, stale, err = p.read(buf, offset, maxBytes, minOneBatch, true)
+	}
 	if err != nil || len(res.Records) == 0 {
 		return res, err
 	}
@@ -146,22 +163,14 @@ func (p *Partition) ReadCommittedInto(buf []byte, offset int64, maxBytes int, mi
 // none, the marker is still written, as Kafka does). A marker with an epoch
 // older than the producer's is ErrInvalidProducerEpoch; a newer epoch
 // becomes the producer's (its next data batch must start at sequence 0).
-// It does not wait for durability: WaitDurable(ctx, offset) does.
+//
+// It does not wait for durability. WaitDurable's argument is the last
+// offset that must be durable (it returns once the HW is above it), so a
+// caller waits with WaitDurable(ctx, off) for the marker at off, as for an
+// append's LastOffset; WaitDurable(ctx, off+1) would wait for a later
+// append. The marker's transaction stays below the LSO until then.
 func (p *Partition) AppendMarker(pid int64, epoch int16, commit bool, coordinatorEpoch int32) (int64, error) {
-	typ := int16(controlAbort)
-	if commit {
-		typ = controlCommit
-	}
-	key := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 0), uint16(typ))
-	value := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint16(nil, 0), uint32(coordinatorEpoch))
-	batch, err := records.Build(records.BuildOptions{
-		ProducerID:    pid,
-		ProducerEpoch: epoch,
-		BaseSequence:  records.NoSequence,
-		Transactional: true,
-		Control:       true,
-		BaseTimestamp: p.now().UnixMilli(),
-	}, []records.Record{{Key: key, Value: value}})
+	batch, err := records.BuildEndTxnMarker(pid, epoch, records.EndTxnMarker{Commit: commit, CoordinatorEpoch: coordinatorEpoch}, p.now().UnixMilli())
 	if err != nil {
 		return -1, err
 	}
@@ -216,28 +225,23 @@ func (p *Partition) endTxnLocked(pid, first, off int64, commit bool) {
 	delete(p.txv.ongoing, pid)
 	p.txv.ending = append(p.txv.ending, endedTxn{first: first, marker: off})
 	if !commit {
-		// Copy on write: readers may hold the old slice.
-		ab := make([]AbortedTxn, len(p.txv.aborted), len(p.txv.aborted)+1)
-		copy(ab, p.txv.aborted)
-		p.txv.aborted = append(ab, AbortedTxn{ProducerID: pid, FirstOffset: first, LastOffset: off})
+		p.txv.addAborted(AbortedTxn{ProducerID: pid, FirstOffset: first, LastOffset: off})
 	}
 }
 
-// controlType returns the type of the marker batch b (an uncompressed
-// control batch of one record).
-func controlType(b []byte) (int16, error) {
-	typ := int16(-1)
-	_, err := records.Iterate(b, 0, func(r *records.Record) error {
-		if len(r.Key) < 4 {
-			return fmt.Errorf("%w: control record key of %d bytes", records.ErrCorrupt, len(r.Key))
-		}
-		typ = int16(binary.BigEndian.Uint16(r.Key[2:]))
-		return nil
-	})
-	if err == nil && typ < 0 {
-		err = fmt.Errorf("%w: control batch without a record", records.ErrCorrupt)
+// addAborted appends a, whose marker is after every listed one.
+func (v *txnView) addAborted(a AbortedTxn) {
+	v.aborted = append(v.aborted, a)
+	v.maxSpan = max(v.maxSpan, a.LastOffset-a.FirstOffset)
+}
+
+// trimAborted drops the entries whose marker is below logStart (their
+// records are gone). REQUIRES: vmu held for writing.
+func (v *txnView) trimAborted(logStart int64) {
+	i := sort.Search(len(v.aborted), func(i int) bool { return v.aborted[i].LastOffset >= logStart })
+	if i > 0 {
+		v.aborted = slices.Clone(v.aborted[i:]) // readers may hold the old array
 	}
-	return typ, err
 }
 
 // Aborted-transactions file (big-endian):
@@ -286,18 +290,16 @@ func decodeAborted(b []byte) ([]AbortedTxn, error) {
 }
 
 // writeAborted persists the aborted transactions with markers below
-// offset (and at or above the log start). It runs before every producer
-// snapshot at offset. REQUIRES: p.mu held.
+// offset (and at or above the log start, dropping the others from memory
+// too). It runs before every producer snapshot at offset.
+// REQUIRES: p.mu held; everything below offset fsynced.
 func (p *Partition) writeAborted(offset int64) error {
-	p.vmu.RLock()
-	ab, logStart := p.txv.aborted, p.maint.logStart
-	p.vmu.RUnlock()
-	keep := make([]AbortedTxn, 0, len(ab))
-	for _, a := range ab {
-		if a.LastOffset < offset && a.LastOffset >= logStart {
-			keep = append(keep, a)
-		}
-	}
+	p.vmu.Lock()
+	p.txv.trimAborted(p.maint.logStart)
+	ab := p.txv.aborted
+	p.vmu.Unlock()
+	n := sort.Search(len(ab), func(i int) bool { return ab[i].LastOffset >= offset })
+	keep := ab[:n]
 	if len(keep) == 0 {
 		if _, _, err := p.fs.Stat(filepath.Join(p.dir, abortedFile)); errors.Is(err, os.ErrNotExist) {
 			return nil // nothing to write, nothing to replace
@@ -371,12 +373,15 @@ func (s *producerState) replayTxn(h *records.Header, b []byte) (AbortedTxn, bool
 		s.replay(h)
 		return AbortedTxn{}, false, nil
 	}
-	typ, err := controlType(b)
+	typ, err := records.ParseControlType(b)
 	if err != nil {
 		return AbortedTxn{}, false, err
 	}
+	if typ != records.ControlAbort && typ != records.ControlCommit {
+		return AbortedTxn{}, false, nil // not a transaction marker (we write none)
+	}
 	first := s.marker(h.ProducerID, h.ProducerEpoch)
-	if typ == controlAbort && first >= 0 {
+	if typ == records.ControlAbort && first >= 0 {
 		return AbortedTxn{ProducerID: h.ProducerID, FirstOffset: first, LastOffset: h.BaseOffset}, true, nil
 	}
 	return AbortedTxn{}, false, nil
@@ -398,4 +403,27 @@ func (s *producerState) marker(pid int64, epoch int16) int64 {
 	}
 	e.txnOpen = false
 	return e.txnFirst
+}
+
+// abortedSet answers, for the cleaner, whether a data batch belongs to an
+// aborted transaction: a producer has one transaction at a time, so a
+// transactional batch of pid at offset o is aborted if some aborted
+// transaction of pid has FirstOffset <= o < LastOffset.
+type abortedSet map[int64][]AbortedTxn // producer id -> its entries, by FirstOffset
+
+func newAbortedSet(ab []AbortedTxn) abortedSet {
+	s := abortedSet{}
+	for _, a := range ab { // ab is ordered by FirstOffset
+		s[a.ProducerID] = append(s[a.ProducerID], a)
+	}
+	return s
+}
+
+func (s abortedSet) has(h *records.Header) bool {
+	if !h.IsTransactional() || h.IsControl() || h.ProducerID < 0 {
+		return false
+	}
+	ab := s[h.ProducerID]
+	i := sort.Search(len(ab), func(i int) bool { return ab[i].FirstOffset > h.BaseOffset })
+	return i > 0 && h.BaseOffset < ab[i-1].LastOffset
 }

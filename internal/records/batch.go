@@ -93,7 +93,7 @@ var (
 	ErrInvalid      = errors.New("records: invalid batch")     // INVALID_RECORD
 	ErrUnsupported  = errors.New("records: unsupported magic") // UNSUPPORTED_FOR_MESSAGE_FORMAT / CORRUPT_MESSAGE
 	ErrShort        = errors.New("records: short batch")       // a truncated batch: end of log on disk
-	ErrControlBatch = errors.New("records: control batch from a client")
+	ErrControlBatch = fmt.Errorf("%w: control batch from a client", ErrInvalid)
 )
 
 // Header is the fixed part of a record batch.
@@ -214,7 +214,8 @@ func CheckCRC(b []byte) error {
 // length, magic, CRC-32C, that its record count agrees with its last offset
 // delta, that its codec is known and, for uncompressed batches, that its
 // records parse and fill the batch exactly. Control batches are refused
-// (ErrControlBatch); the broker writes those itself.
+// (ErrControlBatch, which wraps ErrInvalid); the broker writes those itself
+// (BuildEndTxnMarker).
 func Validate(b []byte) (Header, error) {
 	h, err := ParseHeader(b)
 	if err != nil {
