@@ -10,6 +10,16 @@ package broker
 // the answer already carries its partitions. From v10 topics may be asked
 // for by id.
 //
+// The group coordinator's offsets log is the internal topic
+// __consumer_offsets (IsInternal, as Kafka's Topic.isInternal), shown once
+// it exists: after the first FindCoordinator or any group request (or a
+// previous run's), as Kafka creates it on the first coordinator lookup. It
+// is listed among all topics (consumers skip internal topics when they
+// subscribe by regex) and answered by name or id; asked for by name before
+// it exists, it is created (the coordinator is opened) when the request may
+// create topics. It has one partition, the one log the coordinator keeps,
+// not offsets.topic.num.partitions (Kafka's 50); we lead it.
+//
 // Version notes: authorized operations (v8+) report every operation, as
 // Kafka does without an authorizer. v13's top-level error code is always 0.
 
@@ -59,11 +69,11 @@ func handleMetadata(r *request) (kmsg.Response, error) {
 		resp.AuthorizedOperations = clusterOps
 	}
 
-	describe := func(ts *topicState) kmsg.MetadataResponseTopic {
+	describeTopic := func(name string, id [16]byte, partitions int) kmsg.MetadataResponseTopic {
 		t := kmsg.NewMetadataResponseTopic()
-		name := ts.meta.Name
-		t.Topic, t.TopicID = &name, ts.meta.ID
-		for i := range ts.parts {
+		t.Topic, t.TopicID = &name, id
+		t.IsInternal = isInternalTopic(name)
+		for i := range partitions {
 			p := kmsg.NewMetadataResponseTopicPartition()
 			p.Partition, p.Leader, p.LeaderEpoch = int32(i), b.cfg.NodeID, leaderEpoch
 			p.Replicas, p.ISR = []int32{b.cfg.NodeID}, []int32{b.cfg.NodeID}
@@ -75,11 +85,27 @@ func handleMetadata(r *request) (kmsg.Response, error) {
 		}
 		return t
 	}
+	describe := func(ts *topicState) kmsg.MetadataResponseTopic {
+		return describeTopic(ts.meta.Name, ts.meta.ID, len(ts.parts))
+	}
+	// The offsets topic, unless a topic of that name was created before it
+	// was internal.
+	describeOffsets := func() kmsg.MetadataResponseTopic {
+		return describeTopic(offsetsTopic, b.offsetsTopicID(), offsetsTopicPartitions)
+	}
 
 	all := req.Topics == nil || (r.version == 0 && len(req.Topics) == 0)
 	if all {
+		offsets := b.topic(offsetsTopic) == nil && b.offsetsTopicExists()
 		for _, ts := range sortedTopics(b.allTopics()) {
+			if offsets && ts.meta.Name > offsetsTopic {
+				resp.Topics = append(resp.Topics, describeOffsets())
+				offsets = false
+			}
 			resp.Topics = append(resp.Topics, describe(ts))
+		}
+		if offsets {
+			resp.Topics = append(resp.Topics, describeOffsets())
 		}
 		return resp, nil
 	}
@@ -90,6 +116,10 @@ func handleMetadata(r *request) (kmsg.Response, error) {
 				resp.Topics = append(resp.Topics, describe(ts))
 				continue
 			}
+			if rt.TopicID == b.offsetsTopicID() && b.topic(offsetsTopic) == nil && b.offsetsTopicExists() {
+				resp.Topics = append(resp.Topics, describeOffsets())
+				continue
+			}
 			t := kmsg.NewMetadataResponseTopic()
 			t.TopicID = rt.TopicID
 			t.ErrorCode = kerr.UnknownTopicID.Code
@@ -98,7 +128,16 @@ func handleMetadata(r *request) (kmsg.Response, error) {
 		}
 		name := *rt.Topic
 		ts := b.topic(name)
-		if ts == nil && autoCreate {
+		if ts == nil && name == offsetsTopic {
+			if !b.offsetsTopicExists() && autoCreate {
+				b.groups() // Kafka creates it on demand, too
+			}
+			if b.offsetsTopicExists() {
+				resp.Topics = append(resp.Topics, describeOffsets())
+				continue
+			}
+		}
+		if ts == nil && autoCreate && name != offsetsTopic {
 			_, err := b.createTopic(name, b.cfg.NumPartitions, nil, false)
 			if err != nil && !errors.Is(err, meta.ErrTopicExists) {
 				t := kmsg.NewMetadataResponseTopic()

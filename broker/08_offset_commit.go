@@ -9,7 +9,12 @@ package broker
 // when the group is Empty or unknown (which creates it); otherwise the
 // member must be known (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID) and of the
 // current generation (ILLEGAL_GENERATION), and the group must not be
-// CompletingRebalance (REBALANCE_IN_PROGRESS). Metadata longer than
+// CompletingRebalance (REBALANCE_IN_PROGRESS). In a consumer-protocol
+// group (KIP-848) the generation is the member epoch, checked as Kafka's
+// ConsumerGroup.validateOffsetCommit does: the member must be known
+// (UNKNOWN_MEMBER_ID; an admin commit, -1 without member id, only while the
+// group has no members) and commit at its current epoch, or an older one
+// only for partitions it still owns (STALE_MEMBER_EPOCH). Metadata longer than
 // offset.metadata.max.bytes gets OFFSET_METADATA_TOO_LARGE. The offsets of
 // one request are one batch of the offsets log; the answer is written after
 // the fsync that covers it (invariant 1), and OffsetFetch sees them only
@@ -23,7 +28,7 @@ package broker
 // (an explicit expiry, as Kafka honours it); v5 dropped both. v6 adds the
 // leader epoch (KIP-320), v7 the group instance id (KIP-345), v8 is
 // flexible, v9 is the KIP-848 bump (the generation doubles as member epoch
-// for consumer-protocol groups, which we do not have). v0 commits are kept
+// for consumer-protocol groups, see above). v0 commits are kept
 // in the log too (Kafka stored them in ZooKeeper). Not done: v10 (topic ids).
 
 import (

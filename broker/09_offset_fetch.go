@@ -17,8 +17,13 @@ package broker
 // require_stable (KIP-447): a partition whose offset an open transaction
 // has committed (TxnOffsetCommit, transaction not ended) answers
 // UNSTABLE_OFFSET_COMMIT with offset -1, and the client retries;
-// v8 batches groups (KIP-709); v9 adds member id and epoch for KIP-848
-// groups, which classic groups ignore. Not done: v10 (topic ids).
+// v8 batches groups (KIP-709); v9 adds member id and epoch (KIP-848): a
+// consumer-protocol group checks them as Kafka's
+// ConsumerGroup.validateOffsetFetch does, unless the member id is null and
+// the epoch negative (an admin, or a consumer outside the group): the
+// member must exist (UNKNOWN_MEMBER_ID) and fetch at its current epoch
+// (STALE_MEMBER_EPOCH), answered as the group's error. Classic groups
+// ignore both. Not done: v10 (topic ids).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -34,12 +39,12 @@ func handleOffsetFetch(r *request) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	b := r.c.b
 
-	fetch := func(c *group.Coordinator, groupID string, topics []group.FetchTopic) group.FetchResult {
+	fetch := func(c *group.Coordinator, groupID string, topics []group.FetchTopic, memberID *string, memberEpoch int32) group.FetchResult {
 		if c == nil {
 			_, err := b.coordinator()
 			return group.FetchResult{Err: err}
 		}
-		res := c.Fetch(group.FetchRequest{Group: groupID, Topics: topics, RequireStable: req.RequireStable})
+		res := c.Fetch(group.FetchRequest{Group: groupID, Topics: topics, RequireStable: req.RequireStable, MemberID: memberID, MemberEpoch: memberEpoch})
 		if req.RequireStable {
 			// KIP-447: an offset an open transaction has committed is not
 			// stable yet; the client retries until the transaction ends.
@@ -69,7 +74,11 @@ func handleOffsetFetch(r *request) (kmsg.Response, error) {
 						topics[i] = group.FetchTopic{Topic: t.Topic, Partitions: t.Partitions}
 					}
 				}
-				res := fetch(c, rg.Group, topics)
+				memberID, memberEpoch := rg.MemberID, rg.MemberEpoch
+				if r.version < 9 {
+					memberID, memberEpoch = nil, -1
+				}
+				res := fetch(c, rg.Group, topics, memberID, memberEpoch)
 				sg.ErrorCode = errorCode(res.Err)
 				for _, t := range res.Topics {
 					st := kmsg.NewOffsetFetchResponseGroupTopic()
@@ -98,7 +107,7 @@ func handleOffsetFetch(r *request) (kmsg.Response, error) {
 		}
 	}
 	r.wait = func() {
-		res := fetch(b.groups(), req.Group, topics)
+		res := fetch(b.groups(), req.Group, topics, nil, -1)
 		if res.Err != nil {
 			code := errorCode(res.Err)
 			if r.version >= 2 {

@@ -58,8 +58,8 @@ func handleConsumerGroupHeartbeat(r *request) (kmsg.Response, error) {
 	if req.Topics != nil {
 		hr.Owned = group.TopicPartitions{}
 		for _, t := range req.Topics {
-			if ts := b.topicByID(t.TopicID); ts != nil {
-				hr.Owned[ts.meta.Name] = append(hr.Owned[ts.meta.Name], t.Partitions...)
+			if name, ok := b.groupTopicName(t.TopicID); ok {
+				hr.Owned[name] = append(hr.Owned[name], t.Partitions...)
 			}
 		}
 	}
@@ -87,12 +87,12 @@ func handleConsumerGroupHeartbeat(r *request) (kmsg.Response, error) {
 		}
 		slices.Sort(names)
 		for _, name := range names {
-			ts := b.topic(name)
-			if ts == nil {
+			id, ok := b.groupTopicID(name)
+			if !ok {
 				continue
 			}
 			at := kmsg.NewConsumerGroupHeartbeatResponseAssignmentTopic()
-			at.TopicID, at.Partitions = ts.meta.ID, res.Assignment[name]
+			at.TopicID, at.Partitions = id, res.Assignment[name]
 			a.Topics = append(a.Topics, at)
 		}
 		resp.Assignment = &a

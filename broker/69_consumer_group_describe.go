@@ -34,12 +34,12 @@ func handleConsumerGroupDescribe(r *request) (kmsg.Response, error) {
 		}
 		slices.Sort(names)
 		for _, name := range names {
-			ts := b.topic(name)
-			if ts == nil {
+			id, ok := b.groupTopicID(name)
+			if !ok {
 				continue
 			}
 			at := kmsg.NewAssignmentTopicPartition()
-			at.TopicID, at.Topic, at.Partitions = ts.meta.ID, name, tps[name]
+			at.TopicID, at.Topic, at.Partitions = id, name, tps[name]
 			a.TopicPartitions = append(a.TopicPartitions, at)
 		}
 		return a

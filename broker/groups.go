@@ -10,6 +10,7 @@ package broker
 
 import (
 	"context"
+	"crypto/sha256"
 	"math"
 	"net"
 	"path/filepath"
@@ -33,6 +34,64 @@ var (
 	// was closed and must not be opened again.
 	groupsByBroker = map[*Broker]*group.Coordinator{}
 )
+
+// offsetsTopic is the group coordinator's internal topic as Metadata shows
+// it: one partition, the offsets log (internal/group), led by this node.
+// Kafka creates it with offsets.topic.num.partitions (50) partitions on the
+// first FindCoordinator; ours is one log, so one partition is what exists.
+const (
+	offsetsTopic           = "__consumer_offsets"
+	offsetsTopicPartitions = 1
+)
+
+// offsetsTopicExists reports whether the offsets topic exists, as Kafka's
+// does once a group coordinator was looked up: the coordinator is open, or
+// a previous run left its directory.
+func (b *Broker) offsetsTopicExists() bool {
+	groupsMu.Lock()
+	c, opened := groupsByBroker[b]
+	groupsMu.Unlock()
+	if opened && c != nil {
+		return true
+	}
+	_, isDir, err := b.cfg.FS.Stat(filepath.Join(b.cfg.DataDir, groupsDir))
+	return err == nil && isDir
+}
+
+// offsetsTopicID is the offsets topic's id: derived from the cluster id, so
+// it is stable across restarts without being stored, and never zero.
+func (b *Broker) offsetsTopicID() [16]byte {
+	sum := sha256.Sum256([]byte(b.meta.ClusterID() + "/" + offsetsTopic))
+	var id [16]byte
+	copy(id[:], sum[:16])
+	id[6] = id[6]&0x0f | 0x40 // a version 4 UUID, as Kafka's random ones
+	id[8] = id[8]&0x3f | 0x80
+	return id
+}
+
+// groupTopicID is a topic's id for the group coordinator's answers, the
+// offsets topic's included (a KIP-848 regex may match it); false if no
+// such topic.
+func (b *Broker) groupTopicID(name string) ([16]byte, bool) {
+	if ts := b.topic(name); ts != nil {
+		return ts.meta.ID, true
+	}
+	if name == offsetsTopic && b.offsetsTopicExists() {
+		return b.offsetsTopicID(), true
+	}
+	return [16]byte{}, false
+}
+
+// groupTopicName is the inverse of groupTopicID.
+func (b *Broker) groupTopicName(id [16]byte) (string, bool) {
+	if ts := b.topicByID(id); ts != nil {
+		return ts.meta.Name, true
+	}
+	if id == b.offsetsTopicID() && b.topic(offsetsTopic) == nil && b.offsetsTopicExists() {
+		return offsetsTopic, true
+	}
+	return "", false
+}
 
 // groups returns the broker's group coordinator, opening it on first use;
 // nil when the broker is closed or the coordinator cannot be opened
@@ -108,22 +167,36 @@ func (b *Broker) groupConfig() group.Config {
 		},
 		ConsumerSessionTimeout:    ms("group.consumer.session.timeout.ms", 45000),
 		ConsumerHeartbeatInterval: ms("group.consumer.heartbeat.interval.ms", 5000),
+		// The offsets topic exists while the coordinator does (these are
+		// only called by it), as Metadata shows it; Kafka's server-side
+		// regular expressions (KIP-848) match internal topics too.
 		PartitionCount: func(topic string) int32 {
 			if ts := b.topic(topic); ts != nil {
 				return int32(len(ts.parts))
+			}
+			if topic == offsetsTopic {
+				return offsetsTopicPartitions
 			}
 			return 0
 		},
 		TopicNames: func() []string {
 			ts := b.allTopics()
-			out := make([]string, 0, len(ts))
+			out := make([]string, 0, len(ts)+1)
+			offsets := true
 			for _, t := range ts {
 				out = append(out, t.meta.Name)
+				offsets = offsets && t.meta.Name != offsetsTopic
+			}
+			if offsets {
+				out = append(out, offsetsTopic)
 			}
 			return out
 		},
 		PartitionExists: func(topic string, partition int32) bool {
-			return b.topic(topic).partition(partition) != nil
+			if ts := b.topic(topic); ts != nil || topic != offsetsTopic {
+				return ts.partition(partition) != nil
+			}
+			return partition >= 0 && partition < offsetsTopicPartitions
 		},
 	}
 	if cfg.InitialRebalanceDelay == 0 {

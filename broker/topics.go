@@ -137,6 +137,12 @@ func (b *Broker) openTopic(t meta.Topic) error {
 // createTopic persists a new topic and opens its partitions. The metadata
 // is written first: a crash before the directories exist is finished by New.
 func (b *Broker) createTopic(name string, partitions int32, configs map[string]string, validateOnly bool) (meta.Topic, error) {
+	if name == offsetsTopic {
+		// The group coordinator's internal topic (groups.go) exists once a
+		// coordinator is looked up: creating it is that lookup.
+		b.groups()
+		return meta.Topic{}, fmt.Errorf("%w: Topic '%s' already exists.", meta.ErrTopicExists, name)
+	}
 	if partitions <= 0 {
 		partitions = b.cfg.NumPartitions
 	}

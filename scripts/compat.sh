@@ -14,7 +14,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 1
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
-SUITES="${COMPAT_SUITES:-kcat kafka-python confluent-kafka kafkajs kafka-python-codecs confluent-kafka-codecs kafka-python-pypi confluent-kafka-pypi kafka-python-pypi-codecs confluent-kafka-pypi-codecs}"
+SUITES="${COMPAT_SUITES:-kcat kafka-python confluent-kafka kafkajs kafka-python-codecs confluent-kafka-codecs kafka-python-pypi confluent-kafka-pypi kafka-python-pypi-codecs confluent-kafka-pypi-codecs group-resume}"
 SUITE_TIMEOUT="${COMPAT_SUITE_TIMEOUT:-300}"
 START_TIME=$SECONDS
 
@@ -165,6 +165,9 @@ for s in $SUITES; do
     kafka-python) run_suite kafka-python "$PYTHON" "$ROOT/tests/compat/kafka_python_test.py" ;;
     confluent-kafka) run_suite confluent-kafka "$PYTHON" "$ROOT/tests/compat/confluent_kafka_test.py" ;;
     kafkajs) run_suite kafkajs node "$ROOT/tests/compat/node/kafkajs_test.js" ;;
+    # Runs (and restarts) its own broker: groups resume after consumer and broker restarts.
+    group-resume) run_suite group-resume "$PYTHON" "$ROOT/tests/compat/group_resume_test.py" \
+      --bin "$BIN" --clients kcat,confluent-kafka,kafka-python ;;
     kafka-python-codecs|confluent-kafka-codecs)
       run_suite "$s" "$PYTHON" "$ROOT/tests/compat/codecs_test.py" --client "${s%-codecs}" ;;
     kafka-python-pypi|confluent-kafka-pypi|kafka-python-pypi-codecs|confluent-kafka-pypi-codecs)

@@ -10,7 +10,9 @@
 # a free loopback port with a fresh data dir and runs the checks: AdminClient
 # (topics, configs, offsets, partitions), KafkaProducer (acks=all idempotent,
 # acks=1, acks=0 x none/gzip/snappy/lz4/zstd, headers, null key/value, a
-# ~1 MB record), KafkaConsumer (assign + seekToBeginning, and a group).
+# ~1 MB record), KafkaConsumer (assign + seekToBeginning, and a group), and
+# a group resuming from its committed offsets after consumer and broker
+# restarts (tests/compat/group_resume_test.py --clients java, own broker).
 # Prints PASS/FAIL/XFAIL per check and "N passed, N failed"; XFAIL is a
 # feature Chronik does not implement yet (UNSUPPORTED_VERSION / not
 # advertised) and does not fail the run. KEEP_JAVA_DIR=1 keeps the work dir.
@@ -97,6 +99,18 @@ timeout "${JAVA_COMPAT_TIMEOUT:-300}" java -Xmx512m -XX:+UseSerialGC -XX:TieredS
   -cp "$BUILD_DIR/classes:$BUILD_DIR/lib/*" io.chronik.compat.ClientCompat "127.0.0.1:$PORT" \
   >"$WORK/out.txt" 2>"$WORK/err.txt"
 rc=$?
+# Consumer groups resume after consumer and broker restarts: driven by
+# tests/compat/group_resume_test.py, which runs (and restarts) its own broker.
+if ! python3 "$ROOT/tests/compat/group_resume_test.py" --bin "$BIN" --clients java \
+  --java-cp "$BUILD_DIR/classes:$BUILD_DIR/lib/*" >"$WORK/resume.txt" 2>"$WORK/resume.err"; then
+  rc=1
+  tail -n 20 "$WORK/resume.err"
+fi
+grep -E '^(PASS|FAIL|XFAIL|XPASS) ' "$WORK/resume.txt" >>"$WORK/out.txt"
+if last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK/out.txt" | tail -n 1)"; then
+  lp="${last%% passed*}" lf="${last#* passed, }"
+  echo "$((lp + $(grep -c '^PASS ' "$WORK/resume.txt"))) passed, $((${lf%% failed} + $(grep -c '^FAIL ' "$WORK/resume.txt"))) failed" >>"$WORK/out.txt"
+fi
 grep -v -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK/out.txt"
 if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$WORK/out.txt"; then
   echo "FAIL java client checks: exited with status $rc without reporting a failing check"

@@ -739,6 +739,30 @@ func (g *group) validateConsumerCommit(memberID string, epoch int32, tps []tp) e
 	return nil
 }
 
+// validateFetch is ConsumerGroup.validateOffsetFetch (OffsetFetch v9,
+// KIP-848): a fetch naming a member must come from a current member
+// (UNKNOWN_MEMBER_ID) at its current epoch (STALE_MEMBER_EPOCH). A nil
+// member id with a negative epoch is an admin or a consumer outside the
+// group and is not checked; neither is anything sent to a classic group
+// (ClassicGroup.validateOffsetFetch only checks the group is not dead).
+func (g *group) validateFetch(memberID *string, epoch int32) error {
+	if g.cg == nil || memberID == nil && epoch < 0 {
+		return nil
+	}
+	id := ""
+	if memberID != nil {
+		id = *memberID
+	}
+	m := g.cg.members[id]
+	if m == nil {
+		return fmt.Errorf("%w: member %q is not a member of group %q", kerr.UnknownMemberID, id, g.id)
+	}
+	if epoch != m.epoch {
+		return fmt.Errorf("%w: received member epoch %d, expected %d", kerr.StaleMemberEpoch, epoch, m.epoch)
+	}
+	return nil
+}
+
 // ConsumerMemberDescription is one member of ConsumerGroupDescribe.
 type ConsumerMemberDescription struct {
 	MemberID         string

@@ -48,6 +48,10 @@
 // A nil value is a tombstone: the offset, or the group and its offsets, is
 // deleted. One request is one batch.
 //
+// The broker shows this log in Metadata as the internal topic
+// __consumer_offsets with its one partition (not Kafka's default of 50),
+// once the coordinator exists.
+//
 // Invariants: an OffsetCommit (and DeleteGroups, OffsetDelete, the leader's
 // SyncGroup) is answered only after the fsync that covers its batch
 // (invariant 1), and becomes visible to OffsetFetch only then (invariant 2):

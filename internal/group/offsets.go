@@ -198,6 +198,13 @@ type FetchRequest struct {
 	// Topics nil means every offset the group has committed.
 	Topics        []FetchTopic
 	RequireStable bool
+	// MemberID and MemberEpoch are OffsetFetch v9's (KIP-848): a member of
+	// a consumer-protocol group fetches with its id and current epoch. A
+	// nil member id with a negative epoch (an admin, a consumer outside
+	// the group, any request before v9) is not checked; classic groups
+	// ignore both.
+	MemberID    *string
+	MemberEpoch int32
 }
 
 // FetchTopic names partitions of a topic.
@@ -243,6 +250,9 @@ func (c *Coordinator) Fetch(req FetchRequest) FetchResult {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		if g.state != Dead {
+			if err := g.validateFetch(req.MemberID, req.MemberEpoch); err != nil {
+				return FetchResult{Err: err}
+			}
 			offsets = g.offsets
 		}
 	}
