@@ -103,6 +103,9 @@ func handleProduce(r *request) (kmsg.Response, error) {
 			switch {
 			case badAcks:
 				fail(kerr.InvalidRequiredAcks.Code, nil)
+			case ts == nil && b.isOffsetsTopic(r.version, rt.Topic, rt.TopicID):
+				// As Kafka: "Cannot append to internal topic".
+				fail(kerr.InvalidTopicException.Code, errors.New("cannot append to internal topic "+offsetsTopic))
 			case ts == nil:
 				fail(unknown, nil)
 			case p == nil:
@@ -298,6 +301,17 @@ func (tg *txnGuard) release() {
 		tg.g.Release()
 		tg.g = nil
 	}
+}
+
+// isOffsetsTopic reports whether a produce names the internal offsets
+// topic (by name, or by id from v13).
+func (b *Broker) isOffsetsTopic(version int16, name string, id [16]byte) bool {
+	if version >= 13 {
+		n, ok := b.groupTopicName(id)
+		return ok && n == offsetsTopic
+	}
+	_, ok := b.groupTopicID(name)
+	return ok && name == offsetsTopic
 }
 
 // appendErrLogStart is the log start offset Kafka reports with a failed

@@ -223,3 +223,16 @@ func TestMetadataCreatesOffsetsTopic(t *testing.T) {
 		t.Fatal("not listed after it was created")
 	}
 }
+
+// Producing to the internal offsets topic is refused as Kafka refuses it.
+func TestProduceToOffsetsTopic(t *testing.T) {
+	_, addr := startGroupBroker(t)
+	cl := newFranz(t, addr, kgo.DefaultProduceTopic("__consumer_offsets"), kgo.RecordRetries(1))
+	if res := kadm.NewClient(cl).FindGroupCoordinators(testCtx(t), "g"); res.Error() != nil {
+		t.Fatal(res.Error())
+	}
+	err := cl.ProduceSync(testCtx(t), &kgo.Record{Value: []byte("x")}).FirstErr()
+	if !errors.Is(err, kerr.InvalidTopicException) {
+		t.Fatalf("produce to __consumer_offsets: %v, want INVALID_TOPIC_EXCEPTION", err)
+	}
+}
