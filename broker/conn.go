@@ -150,20 +150,17 @@ func (c *conn) readLoop() (err error) {
 			}
 			return fmt.Errorf("request frame of %d bytes exceeds socket.request.max.bytes (%d)", size, limit)
 		}
-		// Back-pressure: the frame's bytes must be free before we
-		// allocate them; until then we read nothing more.
-		if err := c.acquireBytes(int64(size)); err != nil {
-			return err
-		}
-		p, err := c.readRequest(size, raw)
+		// Back-pressure: readBody takes the frame's bytes from the
+		// budgets as they arrive; while none are free we read nothing.
+		p, held, err := c.readRequest(size, raw)
 		if err != nil || p == nil {
-			c.releaseBytes(int64(size))
+			c.releaseBytes(held)
 			if err != nil {
 				return err
 			}
 			continue
 		}
-		p.bytes = int64(size)
+		p.bytes = held
 		c.lim.queued.Add(1)
 		c.resps <- p
 		if p.close {
@@ -172,8 +169,10 @@ func (c *conn) readLoop() (err error) {
 	}
 }
 
-// readRequest reads one frame's body and handles it.
-func (c *conn) readRequest(size int32, raw bool) (*pending, error) {
+// readRequest reads one frame's body and handles it. held is what the
+// body took from the request byte budgets, to release once the response
+// is written (or at once when p is nil or err is set).
+func (c *conn) readRequest(size int32, raw bool) (p *pending, held int64, err error) {
 	c.bodyDeadline()
 	br := c.reader()
 	// Produce frames come from a pool and go back to it once handled:
@@ -187,23 +186,55 @@ func (c *conn) readRequest(size int32, raw bool) (*pending, error) {
 	pooled := false
 	if !raw && size <= maxPooledFrame {
 		if k, err := br.Peek(2); err == nil && int16(binary.BigEndian.Uint16(k)) == kmsg.Produce.Int16() {
-			buf, pooled = getFrame(int(size)), true
+			buf, pooled = reusedFrame(int(size))
 		}
 	}
-	if buf == nil {
-		buf = make([]byte, size)
-	}
-	if _, err := io.ReadFull(br, buf); err != nil {
-		return nil, fmt.Errorf("reading a %d-byte request: %w", size, err)
+	buf, held, err = c.readBody(br, int(size), buf)
+	if err != nil {
+		return nil, held, fmt.Errorf("reading a %d-byte request: %w", size, err)
 	}
 	if raw {
-		return c.handleRawSASL(buf)
+		p, err = c.handleRawSASL(buf)
+		return p, held, err
 	}
-	p, err := c.handleFrame(buf)
+	p, err = c.handleFrame(buf)
 	if pooled && err == nil {
 		putFrame(buf)
 	}
-	return p, err
+	return p, held, err
+}
+
+// bodyStep is the first step of readBody.
+const bodyStep = 64 << 10
+
+// readBody reads a frame body of size bytes into buf (a pooled buffer of
+// that capacity, or nil). It takes bytes from the request byte budgets
+// (queued.max.request.bytes and the connection's) only ahead of what has
+// arrived: each step is at most as large as what the client has sent of
+// the frame so far (at least bodyStep), and the buffer grows with the
+// steps. So a client that declares a large frame and trickles it
+// (slowloris) holds about as many bytes of the budget, and of memory, as it
+// has sent, and cannot stall other connections. held is what was taken,
+// also on error (the caller releases it).
+func (c *conn) readBody(br *bufio.Reader, size int, buf []byte) (_ []byte, held int64, err error) {
+	buf = buf[:0]
+	for len(buf) < size {
+		k := min(size-len(buf), max(bodyStep, len(buf)))
+		if err := c.acquireBytes(int64(k)); err != nil {
+			return nil, held, err
+		}
+		held += int64(k)
+		if cap(buf)-len(buf) < k {
+			grown := make([]byte, len(buf), min(size, max(len(buf)+k, 2*cap(buf))))
+			copy(grown, buf)
+			buf = grown
+		}
+		if _, err := io.ReadFull(br, buf[len(buf):len(buf)+k]); err != nil {
+			return nil, held, err
+		}
+		buf = buf[:len(buf)+k]
+	}
+	return buf, held, nil
 }
 
 // maxPooledFrame bounds the Produce frames kept for reuse.
@@ -212,13 +243,17 @@ const maxPooledFrame = 8 << 20
 // framePool holds *[]byte Produce frame buffers (readRequest).
 var framePool sync.Pool
 
-// getFrame returns a buffer of n bytes whose contents are garbage: the
-// caller overwrites all of it (no zeroing for a reused buffer).
-func getFrame(n int) []byte {
-	if bp, ok := framePool.Get().(*[]byte); ok && cap(*bp) >= n {
-		return (*bp)[:n]
+// reusedFrame returns a pooled buffer with room for n bytes, if the pool
+// has one (its contents are garbage: readBody overwrites them). It never
+// allocates: a frame that is still arriving allocates as it arrives.
+func reusedFrame(n int) ([]byte, bool) {
+	if bp, ok := framePool.Get().(*[]byte); ok {
+		if cap(*bp) >= n {
+			return (*bp)[:0], true
+		}
+		framePool.Put(bp)
 	}
-	return make([]byte, n)
+	return nil, true
 }
 
 func putFrame(b []byte) {
