@@ -1,0 +1,229 @@
+package durability
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// txnOutcome is what the producer learned about one transaction.
+type txnOutcome int
+
+const (
+	txnCommitted txnOutcome = iota // EndTransaction(commit) succeeded
+	txnAborted                     // EndTransaction(abort) succeeded
+	txnUnknown                     // an error somewhere: all or nothing
+)
+
+const txnRecords = 6 // records per transaction, two per partition
+
+// TestKill9Transactions runs transactions (some committed, some aborted on
+// purpose) from a franz-go transactional producer while the broker is
+// killed with SIGKILL and restarted a few times; the producer recreates
+// itself after every error. Afterwards a read_committed consumer must see
+// every record of every transaction whose commit succeeded, once, in
+// order; none of a transaction whose abort succeeded; and all or none of
+// the records of each transaction whose outcome was unknown at the kill.
+func TestKill9Transactions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill -9 tests run the broker binary; skipped with -short")
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("CHRONIK_TEST_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("seed %d (set CHRONIK_TEST_SEED to repeat the schedule)", seed)
+	rng := rand.New(rand.NewPCG(seed, seed^0x7a))
+
+	bp := newBrokerProc(t)
+	bp.start()
+	const topic = "txns"
+	createTopic(t, bp.addr(), topic, partitions, nil)
+
+	var (
+		mu       sync.Mutex
+		outcomes []txnOutcome
+	)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var cl *kgo.Client
+		defer func() {
+			if cl != nil {
+				cl.Close()
+			}
+		}()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if cl == nil {
+				var err error
+				cl, err = kgo.NewClient(kgo.SeedBrokers(bp.addr()),
+					kgo.TransactionalID("durable-txn"),
+					kgo.TransactionTimeout(20*time.Second),
+					kgo.RecordPartitioner(kgo.ManualPartitioner()),
+					kgo.RetryTimeout(1*time.Second),
+					kgo.RequestTimeoutOverhead(2*time.Second),
+					kgo.ProduceRequestTimeout(3*time.Second),
+				)
+				if err != nil {
+					t.Errorf("client: %v", err)
+					return
+				}
+			}
+			commit := i%3 != 2
+			out := func() txnOutcome {
+				ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+				defer cancel()
+				if err := cl.BeginTransaction(); err != nil {
+					return txnUnknown
+				}
+				recs := make([]*kgo.Record, txnRecords)
+				for j := range recs {
+					recs[j] = &kgo.Record{Topic: topic, Partition: int32(j % partitions), Value: []byte(fmt.Sprintf("t%d-%d", i, j))}
+				}
+				if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+					cl.EndTransaction(ctx, kgo.TryAbort)
+					return txnUnknown
+				}
+				end := kgo.TryAbort
+				if commit {
+					end = kgo.TryCommit
+				}
+				if err := cl.EndTransaction(ctx, end); err != nil {
+					return txnUnknown
+				}
+				if commit {
+					return txnCommitted
+				}
+				return txnAborted
+			}()
+			mu.Lock()
+			outcomes = append(outcomes, out)
+			mu.Unlock()
+			if out == txnUnknown {
+				cl.Close() // a new producer fences and aborts what is left open
+				cl = nil
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}()
+
+	const kills = 3
+	for k := 0; k < kills; k++ {
+		time.Sleep(time.Duration(1500+rng.IntN(2000)) * time.Millisecond)
+		bp.kill()
+		time.Sleep(time.Duration(50+rng.IntN(2000)) * time.Millisecond)
+		bp.start()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	<-done
+
+	mu.Lock()
+	defer mu.Unlock()
+	// After the broker's restarts a transaction left open by a killed
+	// client is aborted by the new producer's InitProducerId or by its
+	// timeout; read what is committed once nothing is open.
+	got := consumeCommitted(t, bp.addr(), topic)
+	var committed, aborted, unknown, unknownVisible int
+	for i, out := range outcomes {
+		n := 0
+		for j := 0; j < txnRecords; j++ {
+			n += got[fmt.Sprintf("t%d-%d", i, j)]
+		}
+		for j := 0; j < txnRecords; j++ {
+			if c := got[fmt.Sprintf("t%d-%d", i, j)]; c > 1 {
+				t.Errorf("transaction %d record %d seen %d times", i, j, c)
+			}
+		}
+		switch out {
+		case txnCommitted:
+			committed++
+			if n != txnRecords {
+				t.Errorf("transaction %d: commit acknowledged, %d of %d records visible", i, n, txnRecords)
+			}
+		case txnAborted:
+			aborted++
+			if n != 0 {
+				t.Errorf("transaction %d: abort acknowledged, %d records visible to read_committed", i, n)
+			}
+		case txnUnknown:
+			unknown++
+			if n != 0 && n != txnRecords {
+				t.Errorf("transaction %d: outcome unknown, %d of %d records visible (not atomic)", i, n, txnRecords)
+			}
+			if n == txnRecords {
+				unknownVisible++
+			}
+		}
+	}
+	if committed == 0 {
+		t.Errorf("no transaction committed in %d attempts", len(outcomes))
+	}
+	t.Logf("%d transactions: %d committed, %d aborted, %d unknown at a kill (%d of them visible); %d broker kills",
+		len(outcomes), committed, aborted, unknown, unknownVisible, kills)
+	bp.checkLog()
+}
+
+// consumeCommitted reads the topic with read_committed until every
+// partition's last stable offset equals its high watermark and the
+// consumer has caught up, and counts each value seen.
+func consumeCommitted(t *testing.T, addr, topic string) map[string]int {
+	t.Helper()
+	cl := newClient(t, addr,
+		kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(200*time.Millisecond))
+	seen := map[string]int{}
+	lastOff := map[int32]int64{}
+	deadline := time.Now().Add(60 * time.Second)
+	quiet := 0
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		n := 0
+		stable := true
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if p.LastStableOffset != p.HighWatermark {
+				stable = false
+			}
+			for _, r := range p.Records {
+				n++
+				if prev, ok := lastOff[r.Partition]; ok && r.Offset <= prev {
+					t.Errorf("partition %d: offset %d after %d", r.Partition, r.Offset, prev)
+				}
+				lastOff[r.Partition] = r.Offset
+				v := string(r.Value)
+				if !strings.HasPrefix(v, "t") {
+					t.Errorf("unexpected record %q", v)
+				}
+				seen[v]++
+			}
+		})
+		if n == 0 && stable {
+			quiet++
+			if quiet >= 4 {
+				return seen
+			}
+		} else {
+			quiet = 0
+		}
+	}
+	t.Fatal("read_committed consumer did not catch up within 60 s")
+	return nil
+}
