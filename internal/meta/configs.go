@@ -252,6 +252,19 @@ var brokerConfigDefs = []configDef{
 	{name: "connections.max.idle.ms", typ: kmsg.ConfigTypeLong, def: "600000", readOnly: true, doc: "Close connections idle for this long."},
 	{name: "max.connections", typ: kmsg.ConfigTypeInt, def: "2147483647", valid: atLeast(0), doc: "The most connections the broker accepts."},
 	{name: "max.connections.per.ip", typ: kmsg.ConfigTypeInt, def: "2147483647", valid: atLeast(0), doc: "The most connections the broker accepts from one address."},
+	{name: "queued.max.request.bytes", typ: kmsg.ConfigTypeLong, def: "-1", readOnly: true, doc: "The request bytes all connections may hold until answered; -1 means no limit."},
+
+	// Security (values from the running configuration; none can change
+	// without a restart).
+	{name: "sasl.enabled.mechanisms", typ: kmsg.ConfigTypeList, def: "GSSAPI", readOnly: true, doc: "The SASL mechanisms the SASL listeners accept."},
+	{name: "sasl.server.max.receive.size", typ: kmsg.ConfigTypeInt, def: "524288", readOnly: true, doc: "The largest frame a client may send before it has authenticated."},
+	{name: "connections.max.reauth.ms", typ: kmsg.ConfigTypeLong, def: "0", readOnly: true, doc: "The lifetime of a SASL session before the client must re-authenticate (KIP-368); 0 means no limit."},
+	{name: "connection.failed.authentication.delay.ms", typ: kmsg.ConfigTypeInt, def: "100", readOnly: true, doc: "How long a failed authentication waits before its answer."},
+	{name: "ssl.client.auth", typ: kmsg.ConfigTypeString, def: "none", readOnly: true, doc: "Whether SSL listeners request (requested) or require (required) a client certificate."},
+	{name: "authorizer.class.name", typ: kmsg.ConfigTypeString, def: "", readOnly: true, doc: "The authorizer; empty means ACLs are not enforced."},
+	{name: "allow.everyone.if.no.acl.found", typ: kmsg.ConfigTypeBoolean, def: "false", readOnly: true, doc: "Allow a request on a resource that has no ACL at all."},
+	{name: "super.users", typ: kmsg.ConfigTypeString, null: true, readOnly: true, doc: "Principals allowed everything, separated by semicolons."},
+
 	{name: "fetch.max.bytes", typ: kmsg.ConfigTypeInt, def: "57671680", valid: atLeast(1024), readOnly: true, doc: "The most bytes a fetch response returns."},
 	{name: "max.incremental.fetch.session.cache.slots", typ: kmsg.ConfigTypeInt, def: "1000", valid: atLeast(0), readOnly: true, doc: "The most incremental fetch sessions kept."},
 
