@@ -329,6 +329,8 @@ var brokerConfigDefs = []configDef{
 	{name: "transaction.state.log.min.isr", typ: kmsg.ConfigTypeInt, def: "2", valid: atLeast(1), readOnly: true, doc: "min.insync.replicas of the transaction state topic."},
 	{name: "transaction.max.timeout.ms", typ: kmsg.ConfigTypeInt, def: "900000", valid: atLeast(1), readOnly: true, doc: "The longest transaction timeout a producer may ask for."},
 	{name: "transactional.id.expiration.ms", typ: kmsg.ConfigTypeInt, def: "604800000", valid: atLeast(1), readOnly: true, doc: "How long an idle transactional id is kept."},
+	{name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", typ: kmsg.ConfigTypeInt, def: "10000", valid: atLeast(1), readOnly: true,
+		doc: "How often transactions past their timeout are looked for and aborted."},
 	{name: "producer.id.expiration.ms", typ: kmsg.ConfigTypeInt, def: "86400000", valid: atLeast(1), doc: "How long an idle producer id's state is kept."},
 }
 
