@@ -28,7 +28,8 @@ package broker
 // AlterConfigs and IncrementalAlterConfigs ALTER_CONFIGS on the topic or
 // the cluster; InitProducerId WRITE on the transactional id, or
 // IDEMPOTENT_WRITE on the cluster or WRITE on some topic (KIP-679);
-// DescribeLogDirs, DescribeCluster DESCRIBE cluster. The ACL and SCRAM APIs
+// DescribeLogDirs DESCRIBE cluster; DescribeCluster is open to all (its
+// authorized operations need DESCRIBE cluster). The ACL and SCRAM APIs
 // check the cluster themselves.
 
 import (
@@ -153,10 +154,22 @@ func (r *request) topicName(name string, id [16]byte) string {
 // passes, so the handler reports it.
 func (r *request) allowedTopic(op auth.Operation, name string, id [16]byte) bool {
 	n := r.topicName(name, id)
-	if n == "" && id != ([16]byte{}) {
+	if n == "" && (id != ([16]byte{}) || r.topicsByID()) {
 		return true
 	}
 	return r.authorize(op, auth.ResourceTopic, n)
+}
+
+// topicsByID reports whether the request's version names topics by id only
+// (Produce and Fetch v13+): a topic without a known id, the zero one too, is
+// then UNKNOWN_TOPIC_ID from the handler before any authorization, as from
+// Kafka, which cannot authorize a topic it cannot name.
+func (r *request) topicsByID() bool {
+	switch r.kreq.Key() {
+	case kmsg.Produce.Int16(), kmsg.Fetch.Int16():
+		return r.kreq.GetVersion() >= 13
+	}
+	return false
 }
 
 // authorizedOps is the authorized-operations bit field of a resource.
@@ -1051,16 +1064,17 @@ func aclClusterDescribe(r *request) (func(kmsg.Response), kmsg.Response, error) 
 }
 
 func aclDescribeCluster(r *request) (func(kmsg.Response), kmsg.Response, error) {
+	// As Kafka (AuthHelper.computeDescribeClusterResponse): anyone may
+	// describe the cluster; without DESCRIBE on it the authorized operations
+	// asked for are 0.
 	req := r.kreq.(*kmsg.DescribeClusterRequest)
-	if !r.authorizeCluster(auth.OpDescribe) {
-		resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
-		resp.ErrorCode = codeClusterAuth
-		resp.ErrorMessage = kmsg.StringPtr(kerr.ClusterAuthorizationFailed.Description)
-		return nil, resp, nil
-	}
 	return func(resp kmsg.Response) {
 		if req.IncludeClusterAuthorizedOperations {
-			resp.(*kmsg.DescribeClusterResponse).ClusterAuthorizedOperations = r.authorizedOps(auth.ResourceCluster, auth.ClusterName)
+			ops := int32(0)
+			if r.authorizeCluster(auth.OpDescribe) {
+				ops = r.authorizedOps(auth.ResourceCluster, auth.ClusterName)
+			}
+			resp.(*kmsg.DescribeClusterResponse).ClusterAuthorizedOperations = ops
 		}
 	}, nil, nil
 }

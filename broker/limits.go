@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,23 +145,6 @@ func (c *Config) limitConfigs(m map[string]string) {
 		}
 		return strconv.FormatInt(d.Milliseconds(), 10)
 	}
-	m["queued.max.request.bytes"] = strconv.FormatInt(c.QueuedMaxRequestBytes, 10)
-	if len(c.SASLMechanisms) > 0 {
-		m["sasl.enabled.mechanisms"] = strings.Join(c.SASLMechanisms, ",")
-	}
-	m["sasl.server.max.receive.size"] = strconv.Itoa(int(c.SASLMaxReceiveSize))
-	m["connections.max.reauth.ms"] = msStr(c.ConnectionsMaxReauth)
-	m["connection.failed.authentication.delay.ms"] = msStr(c.FailedAuthenticationDelay)
-	if c.TLS.ClientAuth != "" {
-		m["ssl.client.auth"] = string(c.TLS.ClientAuth)
-	}
-	if c.Authorizer {
-		m["authorizer.class.name"] = "chronik.Authorizer" // ours, Kafka's ACL model
-		m["allow.everyone.if.no.acl.found"] = strconv.FormatBool(c.AllowEveryoneIfNoACLFound)
-		if len(c.SuperUsers) > 0 {
-			m["super.users"] = strings.Join(c.SuperUsers, ";")
-		}
-	}
 	m["max.connections"] = unlimited(c.MaxConnections)
 	m["max.connections.per.ip"] = unlimited(c.MaxConnectionsPerIP)
 	if len(c.MaxConnectionsPerIPOverrides) > 0 {
@@ -168,6 +152,7 @@ func (c *Config) limitConfigs(m map[string]string) {
 		for h, n := range c.MaxConnectionsPerIPOverrides {
 			parts = append(parts, h+":"+strconv.Itoa(n))
 		}
+		sort.Strings(parts)
 		m["max.connections.per.ip.overrides"] = strings.Join(parts, ",")
 	}
 	m["connections.max.idle.ms"] = msStr(c.ConnectionsMaxIdle)

@@ -16,6 +16,9 @@ func TestDescribeSecurityConfigs(t *testing.T) {
 		c.Authorizer = true
 		c.AllowEveryoneIfNoACLFound = true
 		c.SuperUsers = []string{"User:admin", "User:ops"}
+		c.MaxConnections = 5000
+		c.MaxConnectionsPerIP = 1000
+		c.MaxConnectionsPerIPOverrides = map[string]int{"127.0.0.1": 2000, "10.0.0.5": 50}
 	})
 	rc, err := kadm.NewClient(newFranz(t, addr)).DescribeBrokerConfigs(testCtx(t), 1)
 	if err != nil {
@@ -28,12 +31,15 @@ func TestDescribeSecurityConfigs(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"sasl.enabled.mechanisms":        "PLAIN,SCRAM-SHA-512",
-		"super.users":                    "User:admin;User:ops",
-		"allow.everyone.if.no.acl.found": "true",
-		"sasl.server.max.receive.size":   "8192", // ours; Kafka's default is 512 KiB
-		"connections.max.reauth.ms":      "0",
-		"ssl.client.auth":                "none",
+		"sasl.enabled.mechanisms":          "PLAIN,SCRAM-SHA-512",
+		"super.users":                      "User:admin;User:ops",
+		"allow.everyone.if.no.acl.found":   "true",
+		"sasl.server.max.receive.size":     "8192", // ours; Kafka's default is 512 KiB
+		"connections.max.reauth.ms":        "0",
+		"ssl.client.auth":                  "none",
+		"max.connections":                  "5000",
+		"max.connections.per.ip":           "1000",
+		"max.connections.per.ip.overrides": "10.0.0.5:50,127.0.0.1:2000",
 	}
 	for k, v := range want {
 		c, ok := got[k]

@@ -15,6 +15,10 @@
 # loopback ports, runs `go test ./tests/diff/` against both and stops both.
 # Ends with "N passed, N failed" (cases) and exits non-zero if a case has a
 # difference not listed in tests/diff/accepted_test.go.
+# Also starts a second Kafka and Chronik pair with SASL/PLAIN and ACLs
+# (StandardAuthorizer, super user admin) for the ACL matrix
+# (tests/diff/acl_test.go, prints "acl: N matched, N accepted, N failed");
+# CHRONIK_DIFF_ACL=0 skips it. CHRONIK_DIFF_CASES='^acl-' runs only it.
 # KEEP_DIFF_DIR=1 keeps the work dir (logs, data dirs).
 set -uo pipefail
 
@@ -81,6 +85,8 @@ fi
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/chronik-diff.XXXXXX")"
 KPID=""
 CPID=""
+AKPID=""
+ACPID=""
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -102,6 +108,8 @@ stop_pid() { # stop_pid PID: SIGTERM, wait up to 20 s, then SIGKILL
 cleanup() {
   stop_pid "$CPID"
   stop_pid "$KPID"
+  stop_pid "$ACPID"
+  stop_pid "$AKPID"
   if [ -n "${KEEP_DIFF_DIR:-}" ]; then
     echo "diff: kept $WORK"
   else
@@ -168,6 +176,57 @@ fi
 java "${JAVA_OPTS[@]}" -cp "$CP" kafka.Kafka "$WORK/server.properties" >"$WORK/kafka.log" 2>&1 &
 KPID=$!
 
+# --- ACL matrix brokers: SASL/PLAIN, StandardAuthorizer, super user admin -------------
+# A second Kafka and a second Chronik configured alike, for TestACLMatrix
+# (tests/diff/acl_test.go): users admin and alice over SASL/PLAIN, super.users
+# User:admin, allow.everyone.if.no.acl.found=false. CHRONIK_DIFF_ACL=0 skips them.
+if [ "${CHRONIK_DIFF_ACL:-1}" != 0 ]; then
+  AKPORT="$(free_port)"
+  AKINT="$(free_port)"
+  AKCTRL="$(free_port)"
+  ACPORT="$(free_port)"
+  mkdir -p "$WORK/acl-kafka-logs"
+  cat >"$WORK/acl-server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+listeners=CLIENT://127.0.0.1:$AKPORT,INTERNAL://127.0.0.1:$AKINT,CONTROLLER://127.0.0.1:$AKCTRL
+advertised.listeners=CLIENT://127.0.0.1:$AKPORT,INTERNAL://127.0.0.1:$AKINT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=INTERNAL
+listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.quorum.voters=1@127.0.0.1:$AKCTRL
+sasl.enabled.mechanisms=PLAIN
+listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-secret" user_alice="alice-secret";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin;User:ANONYMOUS
+allow.everyone.if.no.acl.found=false
+log.dirs=$WORK/acl-kafka-logs
+num.partitions=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+EOF
+  if ! java "${JAVA_OPTS[@]}" -cp "$CP" kafka.tools.StorageTool format -t "$CLUSTER_ID" \
+    -c "$WORK/acl-server.properties" >"$WORK/acl-format.log" 2>&1; then
+    tail -n 30 "$WORK/acl-format.log"
+    fail "kafka storage format (ACL broker) failed"
+  fi
+  java "${JAVA_OPTS[@]}" -cp "$CP" kafka.Kafka "$WORK/acl-server.properties" >"$WORK/acl-kafka.log" 2>&1 &
+  AKPID=$!
+  printf 'admin:admin-secret\nalice:alice-secret\n' >"$WORK/acl-users.txt"
+  "$BIN" start --listener "SASL_PLAINTEXT://127.0.0.1:$ACPORT" --metrics-port 0 \
+    --data-dir "$WORK/acl-chronik-data" --log-level warn --sasl-mechanisms PLAIN \
+    --sasl-plain-users "$WORK/acl-users.txt" --authorizer --super-users 'User:admin' \
+    >"$WORK/acl-chronik.log" 2>&1 &
+  ACPID=$!
+fi
+
 # --- Chronik --------------------------------------------------------------------------
 "$BIN" start --kafka-port "$CPORT" --metrics-port 0 --data-dir "$WORK/chronik-data" \
   --bind-addr 127.0.0.1 --log-level warn >"$WORK/chronik.log" 2>&1 &
@@ -192,11 +251,18 @@ wait_port chronik "$CPID" "$CPORT" 30 "$WORK/chronik.log" || fail "chronik did n
 wait_port kafka "$KPID" "$KPORT" 120 "$WORK/kafka.log" || fail "kafka did not start"
 echo "diff: Kafka $KAFKA_VERSION on 127.0.0.1:$KPORT (pid $KPID, up in $((SECONDS - t0)) s), Chronik on 127.0.0.1:$CPORT (pid $CPID)"
 
+if [ -n "$AKPID" ]; then
+  wait_port acl-chronik "$ACPID" "$ACPORT" 30 "$WORK/acl-chronik.log" || fail "chronik (ACL) did not start"
+  wait_port acl-kafka "$AKPID" "$AKPORT" 120 "$WORK/acl-kafka.log" || fail "kafka (ACL) did not start"
+  echo "diff: ACL matrix: Kafka (SASL/PLAIN, StandardAuthorizer) on 127.0.0.1:$AKPORT (pid $AKPID), Chronik on 127.0.0.1:$ACPORT (pid $ACPID)"
+  export CHRONIK_ACL_KAFKA="127.0.0.1:$AKPORT" CHRONIK_ACL_CHRONIK="127.0.0.1:$ACPORT"
+fi
+
 # --- the comparison --------------------------------------------------------------------
 # The test waits for both brokers to answer (Kafka registers its broker a
 # moment after it listens). -v so MATCH/DIFF lines are printed on success too.
 CHRONIK_DIFF_KAFKA="127.0.0.1:$KPORT" CHRONIK_DIFF_CHRONIK="127.0.0.1:$CPORT" \
-  CHRONIK_DIFF_KAFKA_VERSION="$KAFKA_VERSION" go test ./tests/diff/ -run '^TestDiff$' -count=1 -v -timeout 5m >"$WORK/go-test.out" 2>&1
+  CHRONIK_DIFF_KAFKA_VERSION="$KAFKA_VERSION" go test ./tests/diff/ -run '^(TestDiff|TestACLMatrix)$' -count=1 -v -timeout 5m >"$WORK/go-test.out" 2>&1
 rc=$?
 grep -v -E '^(=== RUN|=== PAUSE|=== CONT|    --- PASS|--- PASS|PASS$|ok  )' "$WORK/go-test.out" | grep -v -E '^\s*$'
 

@@ -252,6 +252,7 @@ var brokerConfigDefs = []configDef{
 	{name: "connections.max.idle.ms", typ: kmsg.ConfigTypeLong, def: "600000", readOnly: true, doc: "Close connections idle for this long."},
 	{name: "max.connections", typ: kmsg.ConfigTypeInt, def: "2147483647", valid: atLeast(0), doc: "The most connections the broker accepts."},
 	{name: "max.connections.per.ip", typ: kmsg.ConfigTypeInt, def: "2147483647", valid: atLeast(0), doc: "The most connections the broker accepts from one address."},
+	{name: "max.connections.per.ip.overrides", typ: kmsg.ConfigTypeString, def: "", readOnly: true, doc: "Per-address connection limits, host:count separated by commas."},
 	{name: "queued.max.request.bytes", typ: kmsg.ConfigTypeLong, def: "-1", readOnly: true, doc: "The request bytes all connections may hold until answered; -1 means no limit."},
 
 	// Security (values from the running configuration; none can change
