@@ -14,7 +14,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 1
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
-SUITES="${COMPAT_SUITES:-kcat kafka-python confluent-kafka kafkajs kafka-python-codecs confluent-kafka-codecs kafka-python-pypi confluent-kafka-pypi kafka-python-pypi-codecs confluent-kafka-pypi-codecs group-resume}"
+SUITES="${COMPAT_SUITES:-kcat kafka-python confluent-kafka kafkajs kafka-python-codecs confluent-kafka-codecs kafka-python-pypi confluent-kafka-pypi kafka-python-pypi-codecs confluent-kafka-pypi-codecs confluent-kafka-pypi-txn group-resume}"
 SUITE_TIMEOUT="${COMPAT_SUITE_TIMEOUT:-300}"
 START_TIME=$SECONDS
 
@@ -170,6 +170,15 @@ for s in $SUITES; do
       --bin "$BIN" --clients kcat,confluent-kafka,kafka-python ;;
     kafka-python-codecs|confluent-kafka-codecs)
       run_suite "$s" "$PYTHON" "$ROOT/tests/compat/codecs_test.py" --client "${s%-codecs}" ;;
+    # Transactions (commit/abort visibility, LSO, send_offsets_to_transaction,
+    # fencing) with the PyPI confluent-kafka.
+    confluent-kafka-pypi-txn)
+      if [ -z "$PYPI_PYTHON" ]; then
+        record "FAIL $s suite: no PyPI virtualenv (see the pypi: messages above)"
+      else
+        run_suite "$s" env COMPAT_CASE_PREFIX="pypi " "$PYPI_PYTHON" \
+          "$ROOT/tests/compat/confluent_kafka_txn_test.py"
+      fi ;;
     kafka-python-pypi|confluent-kafka-pypi|kafka-python-pypi-codecs|confluent-kafka-pypi-codecs)
       if [ -z "$PYPI_PYTHON" ]; then
         record "FAIL $s suite: no PyPI virtualenv (see the pypi: messages above)"

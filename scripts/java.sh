@@ -12,7 +12,9 @@
 # acks=1, acks=0 x none/gzip/snappy/lz4/zstd, headers, null key/value, a
 # ~1 MB record), KafkaConsumer (assign + seekToBeginning, and a group), and
 # a group resuming from its committed offsets after consumer and broker
-# restarts (tests/compat/group_resume_test.py --clients java, own broker).
+# restarts (tests/compat/group_resume_test.py --clients java, own broker),
+# and transactions (TxnCompat: commit/abort visibility for read_committed and
+# read_uncommitted, LSO, sendOffsetsToTransaction, fencing).
 # Prints PASS/FAIL/XFAIL per check and "N passed, N failed"; XFAIL is a
 # feature Chronik does not implement yet (UNSUPPORTED_VERSION / not
 # advertised) and does not fail the run. KEEP_JAVA_DIR=1 keeps the work dir.
@@ -99,6 +101,19 @@ timeout "${JAVA_COMPAT_TIMEOUT:-300}" java -Xmx512m -XX:+UseSerialGC -XX:TieredS
   -cp "$BUILD_DIR/classes:$BUILD_DIR/lib/*" io.chronik.compat.ClientCompat "127.0.0.1:$PORT" \
   >"$WORK/out.txt" 2>"$WORK/err.txt"
 rc=$?
+# Transactions (tests/java TxnCompat): commit/abort visibility, LSO,
+# sendOffsetsToTransaction, fencing; on the same broker.
+: >"$WORK/txn.txt"
+timeout "${JAVA_COMPAT_TIMEOUT:-300}" java -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+  -Dorg.slf4j.simpleLogger.defaultLogLevel=error \
+  -cp "$BUILD_DIR/classes:$BUILD_DIR/lib/*" io.chronik.compat.TxnCompat "127.0.0.1:$PORT" \
+  >"$WORK/txn.txt" 2>"$WORK/txn.err"
+trc=$?
+if [ $trc -ne 0 ]; then
+  rc=1
+  grep -q '^FAIL ' "$WORK/txn.txt" || echo "FAIL java TxnCompat: exited with status $trc without reporting a failing check" >>"$WORK/txn.txt"
+  tail -n 20 "$WORK/txn.err"
+fi
 # Consumer groups resume after consumer and broker restarts: driven by
 # tests/compat/group_resume_test.py, which runs (and restarts) its own broker.
 if ! python3 "$ROOT/tests/compat/group_resume_test.py" --bin "$BIN" --clients java \
@@ -106,10 +121,10 @@ if ! python3 "$ROOT/tests/compat/group_resume_test.py" --bin "$BIN" --clients ja
   rc=1
   tail -n 20 "$WORK/resume.err"
 fi
-grep -E '^(PASS|FAIL|XFAIL|XPASS) ' "$WORK/resume.txt" >>"$WORK/out.txt"
+grep -E '^(PASS|FAIL|XFAIL|XPASS) ' "$WORK/resume.txt" "$WORK/txn.txt" -h >>"$WORK/out.txt"
 if last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK/out.txt" | tail -n 1)"; then
   lp="${last%% passed*}" lf="${last#* passed, }"
-  echo "$((lp + $(grep -c '^PASS ' "$WORK/resume.txt"))) passed, $((${lf%% failed} + $(grep -c '^FAIL ' "$WORK/resume.txt"))) failed" >>"$WORK/out.txt"
+  echo "$((lp + $(cat "$WORK/resume.txt" "$WORK/txn.txt" | grep -c '^PASS '))) passed, $((${lf%% failed} + $(cat "$WORK/resume.txt" "$WORK/txn.txt" | grep -c '^FAIL '))) failed" >>"$WORK/out.txt"
 fi
 grep -v -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK/out.txt"
 if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$WORK/out.txt"; then
