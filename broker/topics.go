@@ -153,7 +153,16 @@ func (b *Broker) createTopic(name string, partitions int32, configs map[string]s
 		return t, err
 	}
 	if err := b.openTopic(t); err != nil {
-		b.log.Error("created topic but could not open its partitions", "topic", name, "err", err)
+		// Roll back, so that neither this broker nor its next start is
+		// left with a topic whose partitions cannot be opened (e.g. out of
+		// file descriptors).
+		b.log.Error("created topic but could not open its partitions; removing it", "topic", name, "err", err)
+		if _, derr := b.meta.DeleteTopic(name); derr != nil {
+			b.log.Error("could not remove the half-created topic from the metadata", "topic", name, "err", derr)
+		}
+		if derr := b.logs.DeleteTopic(name); derr != nil {
+			b.log.Error("could not remove the half-created topic's files", "topic", name, "err", derr)
+		}
 		return t, err
 	}
 	b.log.Info("topic created", "topic", name, "partitions", partitions, "configs", configs)
