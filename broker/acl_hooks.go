@@ -72,7 +72,7 @@ var aclHooks = map[int16]aclHook{
 	kmsg.JoinGroup.Int16():               aclGroupRead(func(r *request) string { return r.kreq.(*kmsg.JoinGroupRequest).Group }),
 	kmsg.Heartbeat.Int16():               aclGroupRead(func(r *request) string { return r.kreq.(*kmsg.HeartbeatRequest).Group }),
 	kmsg.LeaveGroup.Int16():              aclGroupRead(func(r *request) string { return r.kreq.(*kmsg.LeaveGroupRequest).Group }),
-	kmsg.SyncGroup.Int16():               aclGroupRead(func(r *request) string { return r.kreq.(*kmsg.SyncGroupRequest).Group }),
+	kmsg.SyncGroup.Int16():               aclSyncGroup,
 	kmsg.DescribeGroups.Int16():          aclDescribeGroups,
 	kmsg.ListGroups.Int16():              aclListGroups,
 	kmsg.CreateTopics.Int16():            aclCreateTopics,
@@ -721,6 +721,18 @@ func aclGroupRead(group func(*request) string) aclHook {
 		}
 		return nil, topLevelError(r.kreq, codeGroupAuth), nil
 	}
+}
+
+// aclSyncGroup: v5+ without the protocol type or name is answered
+// INCONSISTENT_GROUP_PROTOCOL before authorization, as Kafka does
+// (KafkaApis.handleSyncGroupRequest checks areMandatoryProtocolTypeAndNamePresent
+// first; seen on 4.1.2 for principals with and without READ on the group).
+func aclSyncGroup(r *request) (func(kmsg.Response), kmsg.Response, error) {
+	req := r.kreq.(*kmsg.SyncGroupRequest)
+	if req.Version >= 5 && (req.ProtocolType == nil || req.Protocol == nil) {
+		return nil, topLevelError(req, kerr.InconsistentGroupProtocol.Code), nil
+	}
+	return aclGroupRead(func(*request) string { return req.Group })(r)
 }
 
 func aclOffsetCommit(r *request) (func(kmsg.Response), kmsg.Response, error) {

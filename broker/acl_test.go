@@ -268,3 +268,30 @@ func TestACLEnforcement(t *testing.T) {
 		}
 	})
 }
+
+// SyncGroup v5 without protocol type and name is INCONSISTENT_GROUP_PROTOCOL
+// before authorization, as in Kafka (seen on 4.1.2 by scripts/diff-acl.sh):
+// a principal without READ on the group gets 23, not 30.
+func TestACLSyncGroupValidatesFirst(t *testing.T) {
+	t.Parallel()
+	addr := startACLBroker(t, "")
+	ctx := testCtx(t)
+	for _, withProtocol := range []bool{false, true} {
+		req := kmsg.NewPtrSyncGroupRequest()
+		req.Version = 5
+		req.Group, req.Generation, req.MemberID = "g-sync", 1, "m"
+		want := kerr.InconsistentGroupProtocol.Code
+		if withProtocol {
+			req.ProtocolType, req.Protocol = kmsg.StringPtr("consumer"), kmsg.StringPtr("range")
+			want = kerr.GroupAuthorizationFailed.Code
+		}
+		// Straight to the broker: the client's coordinator lookup would be refused first.
+		kr, err := newFranz(t, addr, as("bob")).SeedBrokers()[0].Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp := kr.(*kmsg.SyncGroupResponse); resp.ErrorCode != want {
+			t.Errorf("protocol %v: error %d, want %d", withProtocol, resp.ErrorCode, want)
+		}
+	}
+}

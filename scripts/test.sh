@@ -6,12 +6,13 @@
 # Sections, in order, stopping at the first that fails:
 #   dependencies (kcat, python3-kafka, python3-confluent-kafka, kafkajs),
 #   go vet, gofmt, go test -race, build bin/chronik, compat suite
-#   (scripts/compat.sh), differential tests (scripts/diff.sh), franz-go's kgo
+#   (scripts/compat.sh), differential tests (scripts/diff.sh), the ACL
+#   matrix per principal (scripts/diff-acl.sh), franz-go's kgo
 #   suite (scripts/kgo.sh), Java client (scripts/java.sh), SASL/TLS
 #   (scripts/security.sh), then every fuzz target for FUZZTIME (default 10s).
 # Ends with "N passed, N failed" counting sections.
 #
-# Env: FUZZTIME (10s), GO_TEST_TIMEOUT (20m), SKIP_COMPAT=1, SKIP_DIFF=1,
+# Env: FUZZTIME (10s), GO_TEST_TIMEOUT (20m), SKIP_COMPAT=1, SKIP_DIFF=1, SKIP_DIFF_ACL=1,
 # SKIP_KGO=1, SKIP_JAVA=1, SKIP_SECURITY=1, SKIP_FUZZ=1, KEEP_GOING=1 (run
 # every section even after a failure).
 set -uo pipefail
@@ -117,6 +118,9 @@ main() {
     fi
     if [ -z "${SKIP_DIFF:-}" ]; then
       section "differential tests vs Apache Kafka (scripts/diff.sh)" env CHRONIK_BIN="$ROOT/bin/chronik" "$ROOT/scripts/diff.sh"
+    fi
+    if [ -z "${SKIP_DIFF_ACL:-}" ]; then
+      section "ACL matrix vs Kafka's StandardAuthorizer, alice/bob (scripts/diff-acl.sh)" env CHRONIK_BIN="$ROOT/bin/chronik" "$ROOT/scripts/diff-acl.sh"
     fi
     if [ -z "${SKIP_KGO:-}" ]; then
       section "franz-go kgo integration suite (scripts/kgo.sh)" env CHRONIK_BIN="$ROOT/bin/chronik" "$ROOT/scripts/kgo.sh"
