@@ -25,8 +25,15 @@ func handleDescribeUserSCRAMCredentials(r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.DescribeUserSCRAMCredentialsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeUserSCRAMCredentialsResponse)
 	if !r.authorizeCluster(auth.OpDescribe) {
+		// As Kafka's getErrorResponse: the error at the top and on every
+		// requested user.
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		resp.ErrorMessage = kmsg.StringPtr(kerr.ClusterAuthorizationFailed.Description)
+		for _, u := range req.Users {
+			res := kmsg.NewDescribeUserSCRAMCredentialsResponseResult()
+			res.User, res.ErrorCode, res.ErrorMessage = u.Name, resp.ErrorCode, resp.ErrorMessage
+			resp.Results = append(resp.Results, res)
+		}
 		return resp, nil
 	}
 	byUser := map[string][]kmsg.DescribeUserSCRAMCredentialsResponseResultCredentialInfo{}

@@ -37,11 +37,6 @@ import (
 var apAccepted = map[string]string{
 	"alice/listpartitionreassignments": "missing: Chronik does not implement ListPartitionReassignments (single node, no reassignments); Kafka refuses it with CLUSTER_AUTHORIZATION_FAILED",
 	"bob/listpartitionreassignments":   "missing: Chronik does not implement ListPartitionReassignments (single node, no reassignments); Kafka refuses it with CLUSTER_AUTHORIZATION_FAILED",
-	"alice/describeuserscramcredentials": "bug (minor, handler outside the ACL files): refused for lack of DESCRIBE on the cluster, Kafka " +
-		"answers the top-level CLUSTER_AUTHORIZATION_FAILED and one result per requested user with the same error " +
-		"(DescribeUserScramCredentialsRequest.getErrorResponse); Chronik (broker/50_describe_user_scram_credentials.go) " +
-		"sends the top-level error and no results",
-	"bob/describeuserscramcredentials": "bug (minor): as alice/describeuserscramcredentials",
 	"alice/metadata auto-create d-auto (topic ALL)": "design, as metadata-auto-create in accepted_test.go: " +
 		"Kafka (KRaft) creates an authorized auto-created topic asynchronously and answers " +
 		"UNKNOWN_TOPIC_OR_PARTITION; Chronik creates it synchronously and answers with the ready topic " +
