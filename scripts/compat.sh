@@ -14,7 +14,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 1
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
-SUITES="${COMPAT_SUITES:-kcat kafka-python confluent-kafka kafkajs kafka-python-codecs confluent-kafka-codecs kafka-python-pypi confluent-kafka-pypi kafka-python-pypi-codecs confluent-kafka-pypi-codecs confluent-kafka-pypi-txn group-resume}"
+SUITES="${COMPAT_SUITES:-kcat kafka-python confluent-kafka kafkajs kafka-python-codecs confluent-kafka-codecs kafka-python-pypi confluent-kafka-pypi kafka-python-pypi-codecs confluent-kafka-pypi-codecs confluent-kafka-pypi-txn group-resume txn-clients}"
 SUITE_TIMEOUT="${COMPAT_SUITE_TIMEOUT:-300}"
 START_TIME=$SECONDS
 
@@ -46,7 +46,7 @@ export PYTHON
 # (tests/compat/pypi.sh), only when a *-pypi* suite is selected.
 PYPI_PYTHON=""
 case " $SUITES " in
-  *-pypi*)
+  *-pypi*|*" txn-clients "*)
     # shellcheck source=tests/compat/pypi.sh
     . "$ROOT/tests/compat/pypi.sh"
     PYPI_PYTHON="$(pypi_python)" || PYPI_PYTHON=""
@@ -168,6 +168,10 @@ for s in $SUITES; do
     # Runs (and restarts) its own broker: groups resume after consumer and broker restarts.
     group-resume) run_suite group-resume "$PYTHON" "$ROOT/tests/compat/group_resume_test.py" \
       --bin "$BIN" --clients kcat,confluent-kafka,kafka-python ;;
+    # Runs (and kill -9s) its own broker: transactions across a broker crash, and
+    # fencing, with confluent-kafka (PyPI venv, else Debian's); Java: scripts/java.sh.
+    txn-clients) run_suite txn-clients "${PYPI_PYTHON:-$PYTHON}" "$ROOT/tests/compat/txn_clients_test.py" \
+      --bin "$BIN" --clients confluent-kafka ;;
     kafka-python-codecs|confluent-kafka-codecs)
       run_suite "$s" "$PYTHON" "$ROOT/tests/compat/codecs_test.py" --client "${s%-codecs}" ;;
     # Transactions (commit/abort visibility, LSO, send_offsets_to_transaction,

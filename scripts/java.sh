@@ -13,8 +13,10 @@
 # ~1 MB record), KafkaConsumer (assign + seekToBeginning, and a group), and
 # a group resuming from its committed offsets after consumer and broker
 # restarts (tests/compat/group_resume_test.py --clients java, own broker),
-# and transactions (TxnCompat: commit/abort visibility for read_committed and
-# read_uncommitted, LSO, sendOffsetsToTransaction, fencing).
+# transactions (TxnCompat: commit/abort visibility for read_committed and
+# read_uncommitted, LSO, sendOffsetsToTransaction, fencing), and transactions
+# across a broker kill -9 plus fencing (TxnClients, driven by
+# tests/compat/txn_clients_test.py --clients java, own broker).
 # Prints PASS/FAIL/XFAIL per check and "N passed, N failed"; XFAIL is a
 # feature Chronik does not implement yet (UNSUPPORTED_VERSION / not
 # advertised) and does not fail the run. KEEP_JAVA_DIR=1 keeps the work dir.
@@ -121,10 +123,18 @@ if ! python3 "$ROOT/tests/compat/group_resume_test.py" --bin "$BIN" --clients ja
   rc=1
   tail -n 20 "$WORK/resume.err"
 fi
-grep -E '^(PASS|FAIL|XFAIL|XPASS) ' "$WORK/resume.txt" "$WORK/txn.txt" -h >>"$WORK/out.txt"
+# Transactions across a broker kill -9, and fencing (tests/java TxnClients):
+# driven by tests/compat/txn_clients_test.py, which runs (and kills) its own broker.
+if ! python3 "$ROOT/tests/compat/txn_clients_test.py" --bin "$BIN" --clients java \
+  --java-cp "$BUILD_DIR/classes:$BUILD_DIR/lib/*" >"$WORK/txnclients.txt" 2>"$WORK/txnclients.err"; then
+  rc=1
+  grep -q '^FAIL ' "$WORK/txnclients.txt" || echo "FAIL java TxnClients: txn_clients_test.py failed without reporting a failing check" >>"$WORK/txnclients.txt"
+  tail -n 20 "$WORK/txnclients.err"
+fi
+grep -E '^(PASS|FAIL|XFAIL|XPASS) ' "$WORK/resume.txt" "$WORK/txn.txt" "$WORK/txnclients.txt" -h >>"$WORK/out.txt"
 if last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK/out.txt" | tail -n 1)"; then
   lp="${last%% passed*}" lf="${last#* passed, }"
-  echo "$((lp + $(cat "$WORK/resume.txt" "$WORK/txn.txt" | grep -c '^PASS '))) passed, $((${lf%% failed} + $(cat "$WORK/resume.txt" "$WORK/txn.txt" | grep -c '^FAIL '))) failed" >>"$WORK/out.txt"
+  echo "$((lp + $(cat "$WORK/resume.txt" "$WORK/txn.txt" "$WORK/txnclients.txt" | grep -c '^PASS '))) passed, $((${lf%% failed} + $(cat "$WORK/resume.txt" "$WORK/txn.txt" "$WORK/txnclients.txt" | grep -c '^FAIL '))) failed" >>"$WORK/out.txt"
 fi
 grep -v -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK/out.txt"
 if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$WORK/out.txt"; then
