@@ -8,13 +8,14 @@ package broker
 // assignment at once. Errors as Kafka's: UNKNOWN_MEMBER_ID,
 // FENCED_INSTANCE_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS (also while
 // the offsets log loads: the rebalance is lost), and
-// INCONSISTENT_GROUP_PROTOCOL when v5's protocol type or name disagree with
-// the group's.
+// INCONSISTENT_GROUP_PROTOCOL when v5's protocol type or name is missing or
+// disagrees with the group's.
 //
 // Version notes: v1 adds throttling, v3 the group instance id, v4 is
 // flexible, v5 the protocol type and name (KIP-559).
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-stream/chronik/internal/group"
@@ -26,6 +27,11 @@ func handleSyncGroup(r *request) (kmsg.Response, error) {
 	req := r.kreq.(*kmsg.SyncGroupRequest)
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
 	b := r.c.b
+	if r.version >= 5 && (req.ProtocolType == nil || req.Protocol == nil) {
+		// Kafka's areMandatoryProtocolTypeAndNamePresent, before anything.
+		resp.ErrorCode = kerr.InconsistentGroupProtocol.Code
+		return resp, nil
+	}
 
 	sr := group.SyncRequest{
 		Group:        req.Group,
