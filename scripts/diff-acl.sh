@@ -25,6 +25,9 @@ CACHE_ROOT="${CHRONIK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/chronik}"
 KAFKA_LIBS="$CACHE_ROOT/kafka-$KAFKA_VERSION"
 M2_REPO="${MAVEN_REPO_LOCAL:-$HOME/.m2/repository}"
 START_TIME=$SECONDS
+LOG_TAG=diff-acl
+# shellcheck source=lib/kafka.sh
+. "$ROOT/scripts/lib/kafka.sh"
 
 fail() {
   echo "diff-acl: $*"
@@ -33,50 +36,13 @@ fail() {
 }
 
 command -v java >/dev/null 2>&1 || fail "java 17+ is needed (scripts/diff.sh installs it)"
-if [ ! -f "$KAFKA_LIBS/.complete" ]; then
-  command -v mvn >/dev/null 2>&1 || fail "maven is needed to fetch Kafka $KAFKA_VERSION"
-  echo "diff-acl: fetching Apache Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
-  rm -rf "$KAFKA_LIBS.tmp"
-  mkdir -p "$KAFKA_LIBS.tmp"
-  if ! mvn -q -B -f "$ROOT/tests/diff/kafka-pom.xml" -Dmaven.repo.local="$M2_REPO" \
-    -Dkafka.version="$KAFKA_VERSION" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS.tmp" >"$KAFKA_LIBS.tmp.log" 2>&1; then
-    tail -n 30 "$KAFKA_LIBS.tmp.log"
-    fail "mvn could not fetch org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
-  fi
-  rm -rf "$KAFKA_LIBS"
-  mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
-  rm -f "$KAFKA_LIBS.tmp.log"
-  touch "$KAFKA_LIBS/.complete"
-fi
+fetch_kafka_jars
 
-if [ -n "${CHRONIK_BIN:-}" ]; then
-  BIN="$CHRONIK_BIN"
-else
-  BIN="$ROOT/bin/chronik"
-  echo "diff-acl: go build -o bin/chronik ./cmd/chronik"
-  go build -o "$BIN" ./cmd/chronik || fail "build failed"
-fi
-[ -x "$BIN" ] || fail "$BIN is not executable"
+chronik_binary
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/chronik-diff-acl.XXXXXX")"
 KPID=""
 CPID=""
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-stop_pid() {
-  local pid="$1" i
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 200); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-}
 cleanup() {
   stop_pid "$CPID"
   stop_pid "$KPID"
@@ -122,15 +88,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 EOF
-cat >"$WORK/log4j2.properties" <<'EOF'
-status = error
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.stdout.ref = STDOUT
-EOF
+write_log4j "$WORK/log4j2.properties"
 JAVA_OPTS=(-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
   "-Dlog4j2.configurationFile=$WORK/log4j2.properties")
 CP="$KAFKA_LIBS/*"
@@ -152,21 +110,6 @@ printf 'admin:admin-secret\nalice:alice-secret\nbob:bob-secret\n' >"$WORK/users.
   --allow-everyone-if-no-acl-found=false >"$WORK/chronik.log" 2>&1 &
 CPID=$!
 
-wait_port() { # NAME PID PORT SECONDS LOG
-  local i
-  for i in $(seq 1 $(($4 * 10))); do
-    if ! kill -0 "$2" 2>/dev/null; then
-      echo "diff-acl: $1 exited during start-up:"
-      tail -n 40 "$5"
-      return 1
-    fi
-    port_open "$3" && return 0
-    sleep 0.1
-  done
-  echo "diff-acl: $1 did not listen on 127.0.0.1:$3 within $4 s:"
-  tail -n 40 "$5"
-  return 1
-}
 wait_port chronik "$CPID" "$CPORT" 30 "$WORK/chronik.log" || fail "chronik did not start"
 wait_port kafka "$KPID" "$KPORT" 120 "$WORK/kafka.log" || fail "kafka did not start"
 echo "diff-acl: Kafka $KAFKA_VERSION SASL_PLAINTEXT 127.0.0.1:$KPORT (pid $KPID), Chronik SASL_PLAINTEXT 127.0.0.1:$CPORT (pid $CPID)"

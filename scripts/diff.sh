@@ -30,6 +30,9 @@ CACHE_ROOT="${CHRONIK_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/chronik}"
 KAFKA_LIBS="$CACHE_ROOT/kafka-$KAFKA_VERSION"
 M2_REPO="${MAVEN_REPO_LOCAL:-$HOME/.m2/repository}"
 START_TIME=$SECONDS
+LOG_TAG=diff
+# shellcheck source=lib/kafka.sh
+. "$ROOT/scripts/lib/kafka.sh"
 
 fail() {
   echo "diff: $*"
@@ -53,33 +56,10 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
 fi
 
 # --- Kafka jars (cached) ------------------------------------------------------------
-if [ ! -f "$KAFKA_LIBS/.complete" ]; then
-  echo "diff: fetching Apache Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
-  rm -rf "$KAFKA_LIBS.tmp"
-  mkdir -p "$KAFKA_LIBS.tmp"
-  t0=$SECONDS
-  if ! mvn -q -B -f "$ROOT/tests/diff/kafka-pom.xml" -Dmaven.repo.local="$M2_REPO" \
-    -Dkafka.version="$KAFKA_VERSION" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS.tmp" >"$KAFKA_LIBS.tmp.log" 2>&1; then
-    tail -n 30 "$KAFKA_LIBS.tmp.log"
-    fail "mvn could not fetch org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
-  fi
-  rm -rf "$KAFKA_LIBS"
-  mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
-  rm -f "$KAFKA_LIBS.tmp.log"
-  touch "$KAFKA_LIBS/.complete"
-  echo "diff: fetched $(ls "$KAFKA_LIBS" | wc -l) jars in $((SECONDS - t0)) s"
-fi
+fetch_kafka_jars
 
 # --- Chronik binary ---------------------------------------------------------------
-if [ -n "${CHRONIK_BIN:-}" ]; then
-  BIN="$CHRONIK_BIN"
-else
-  BIN="$ROOT/bin/chronik"
-  echo "diff: go build -o bin/chronik ./cmd/chronik"
-  go build -o "$BIN" ./cmd/chronik || fail "build failed"
-fi
-[ -x "$BIN" ] || fail "$BIN is not executable"
+chronik_binary
 
 # --- work dir, ports ---------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/chronik-diff.XXXXXX")"
@@ -88,22 +68,7 @@ CPID=""
 AKPID=""
 ACPID=""
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-stop_pid() { # stop_pid PID: SIGTERM, wait up to 20 s, then SIGKILL
-  local pid="$1" i
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 200); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-}
 
 cleanup() {
   stop_pid "$CPID"
@@ -148,17 +113,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 EOF
-cat >"$WORK/log4j2.properties" <<'EOF'
-status = error
-appender.console.type = Console
-appender.console.name = STDOUT
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.stdout.ref = STDOUT
-logger.raftserver.name = kafka.server.KafkaRaftServer
-logger.raftserver.level = INFO
-EOF
+write_log4j "$WORK/log4j2.properties"
 
 JAVA_OPTS=(-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
   "-Dlog4j2.configurationFile=$WORK/log4j2.properties")
@@ -232,21 +187,6 @@ fi
   --bind-addr 127.0.0.1 --log-level warn >"$WORK/chronik.log" 2>&1 &
 CPID=$!
 
-wait_port() { # wait_port NAME PID PORT SECONDS LOG
-  local i
-  for i in $(seq 1 $(($4 * 10))); do
-    if ! kill -0 "$2" 2>/dev/null; then
-      echo "diff: $1 exited during start-up; last lines of its log:"
-      tail -n 40 "$5"
-      return 1
-    fi
-    port_open "$3" && return 0
-    sleep 0.1
-  done
-  echo "diff: $1 did not listen on 127.0.0.1:$3 within $4 s; last lines of its log:"
-  tail -n 40 "$5"
-  return 1
-}
 wait_port chronik "$CPID" "$CPORT" 30 "$WORK/chronik.log" || fail "chronik did not start"
 wait_port kafka "$KPID" "$KPORT" 120 "$WORK/kafka.log" || fail "kafka did not start"
 echo "diff: Kafka $KAFKA_VERSION on 127.0.0.1:$KPORT (pid $KPID, up in $((SECONDS - t0)) s), Chronik on 127.0.0.1:$CPORT (pid $CPID)"
