@@ -132,6 +132,24 @@ type txn struct {
 	// caller that found it before must look it up again.
 	gone bool
 	stored
+	// durable is stored as last persisted (or as created): a change whose
+	// write fails is undone, so memory never runs ahead of the state log.
+	durable stored
+}
+
+// clone copies s deeply enough that later changes to the copy's slices and
+// maps do not show in s (inner offset maps are replaced, never changed).
+func (s stored) clone() stored {
+	s.Partitions = slices.Clone(s.Partitions)
+	s.Groups = slices.Clone(s.Groups)
+	if s.Offsets != nil {
+		m := make(map[string]map[string]Offset, len(s.Offsets))
+		for g, o := range s.Offsets {
+			m[g] = o
+		}
+		s.Offsets = m
+	}
+	return s
 }
 
 // stored is what the state log keeps of a transactional id (JSON, version
@@ -284,6 +302,7 @@ func (c *Coordinator) apply(key, value []byte) error {
 	if err := json.Unmarshal(value, &t.stored); err != nil {
 		return fmt.Errorf("%w: state of %q: %v", records.ErrCorrupt, k.TransactionalID, err)
 	}
+	t.durable = t.stored.clone()
 	c.txns[t.id] = t
 	c.byPID[t.PID] = t
 	return nil
@@ -291,14 +310,30 @@ func (c *Coordinator) apply(key, value []byte) error {
 
 // persist appends t's state to the state log and waits until it is
 // durable. REQUIRES: t.mu held for writing.
+// A failed write undoes every change since the last successful one.
 func (c *Coordinator) persist(t *txn) error {
 	t.V = 1
 	t.UpdateMs = c.cfg.Now().UnixMilli()
 	value, err := json.Marshal(&t.stored)
+	if err == nil {
+		err = c.write(t.id, value)
+	}
 	if err != nil {
+		pid := t.PID
+		t.stored = t.durable.clone()
+		if t.PID != pid {
+			// An overflow moved the id: move it back in the index.
+			c.mu.Lock()
+			if c.byPID[pid] == t {
+				delete(c.byPID, pid)
+			}
+			c.byPID[t.PID] = t
+			c.mu.Unlock()
+		}
 		return err
 	}
-	return c.write(t.id, value)
+	t.durable = t.stored.clone()
+	return nil
 }
 
 func (c *Coordinator) write(id string, value []byte) error {

@@ -3,6 +3,7 @@ package txn
 import (
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -184,4 +185,35 @@ func hasData(t *testing.T, p *klog.Partition, off, pid int64) bool {
 	}
 	h, err := records.ParseHeader(res.Records)
 	return err == nil && h.BaseOffset == off && h.ProducerID == pid && !h.IsControl()
+}
+
+// A change whose state-log write fails is undone in memory: the coordinator
+// never acts (markers, answers) on a state the log does not have.
+func TestFailedWriteUndone(t *testing.T) {
+	fs := vfs.NewMemFS()
+	e := openCrashEnv(t, fs)
+	defer e.close()
+	pe, err := e.c.InitProducerID("x", time.Minute, ProducerIDAndEpoch{-1, -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.SetHook(func(op vfs.Op, path string) error {
+		if (op == vfs.OpWrite || op == vfs.OpSync) && strings.Contains(path, stateTopic) {
+			return errors.New("injected EIO")
+		}
+		return nil
+	})
+	if err := e.c.AddPartitions("x", pe.ID, pe.Epoch, []TP{{topic, 0}}); err == nil {
+		t.Fatal("AddPartitions succeeded without its write")
+	}
+	d, _ := e.c.Describe("x")
+	if d.State != Empty || len(d.Partitions) != 0 || d.Epoch != pe.Epoch {
+		t.Fatalf("after a failed write: %+v, want the persisted Empty state", d)
+	}
+	if _, err := e.c.InitProducerID("x", time.Minute, ProducerIDAndEpoch{-1, -1}); err == nil {
+		t.Fatal("InitProducerId succeeded without its write")
+	}
+	if d, _ := e.c.Describe("x"); d.Epoch != pe.Epoch {
+		t.Fatalf("epoch %d after a failed bump, want %d", d.Epoch, pe.Epoch)
+	}
 }

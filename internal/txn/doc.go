@@ -44,6 +44,10 @@
 // behind a transaction that never ends). This is KIP-890 part 1's server
 // side verification, done in process.
 //
-// Lock order: Coordinator.mu, then a transaction's mu, then partition locks
-// (inside internal/log). Nothing in the log calls back into this package.
+// Lock order: a transaction's mu, then Coordinator.mu (the table's lock is
+// never held while waiting for a transaction's), and a transaction's mu
+// before partition locks (inside internal/log). Nothing in the log calls
+// back into this package. A change to a transaction is made in memory,
+// persisted, and undone if the write fails, so memory never runs ahead of
+// the state log.
 package txn

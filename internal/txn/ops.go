@@ -111,6 +111,7 @@ func (c *Coordinator) lockOrCreate(id string, timeout time.Duration) (*txn, erro
 			t = &txn{id: id}
 			t.PID, t.Epoch, t.LastEpoch, t.StartMs = pid, 0, -1, -1
 			t.PrevPID, t.PrevEpoch = -1, -1
+			t.durable = t.stored.clone()
 			t.TimeoutMs = int32(timeout.Milliseconds())
 			c.txns[id] = t
 			c.byPID[pid] = t
