@@ -20,19 +20,26 @@ const (
 // the offset index and the time index. Indexes are caches of the log: they
 // can always be rebuilt from the segment, so they carry no checksum.
 //
-// While its segment is active the whole file is mirrored in mem, and entries
-// are written to the file as they are added (fsynced on roll, on Close and
-// before a recovery point that covers them is written). A sealed index keeps
-// nothing in memory: lookups binary-search the file with ReadAt, so a huge
-// log costs no RAM.
+// While its segment is active the whole index is in mem and the file is not
+// kept open: entries are added to mem and written to the file, which is
+// opened for the purpose, when it is synced (on roll, on Close and before a
+// recovery point that covers them is written) or closed. An active
+// partition thus holds one file descriptor (its .log), which is what lets
+// one broker serve tens of thousands of partitions. A sealed index keeps
+// its file open and nothing in memory: lookups binary-search the file with
+// ReadAt, so a huge log costs no RAM.
 type indexFile struct {
-	mu    sync.RWMutex
-	f     vfs.File
-	width int
-	mem   []byte // the file's contents while active; nil when sealed
-	n     int    // number of entries
-	seal  bool
-	torn  bool // the file ended in a partial entry when opened
+	mu     sync.RWMutex
+	fs     vfs.FS
+	path   string
+	f      vfs.File // open while sealed; nil while active
+	width  int
+	mem    []byte // the entries while active; nil when sealed
+	n      int    // number of entries
+	onDisk int    // entries written to the file, while active
+	dirty  bool   // the file has writes not yet fsynced, while active
+	seal   bool
+	torn   bool // the file ended in a partial entry when opened
 
 	// summary holds the first entry of every page of a sealed index, built
 	// on the first lookup: a lookup then costs one page read instead of a
@@ -54,12 +61,13 @@ func openIndexFile(fs vfs.FS, path string, width int) (*indexFile, error) {
 		f.Close()
 		return nil, storageErr("stat", path, err)
 	}
-	x := &indexFile{f: f, width: width, n: int(size) / width, seal: true}
+	x := &indexFile{fs: fs, path: path, f: f, width: width, n: int(size) / width, seal: true}
 	x.torn = size%int64(width) != 0
 	return x, nil
 }
 
-// activate loads the file into memory so the segment can append to it.
+// activate loads the file into memory so the segment can append to it,
+// and closes it.
 func (x *indexFile) activate() error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -68,27 +76,73 @@ func (x *indexFile) activate() error {
 	}
 	buf := make([]byte, x.n*x.width, max(x.n*x.width, 4096))
 	if _, err := x.f.ReadAt(buf, 0); err != nil && len(buf) > 0 {
-		return storageErr("read", x.f.Name(), err)
+		return storageErr("read", x.path, err)
 	}
-	x.mem = buf
-	x.seal = false
 	if x.torn {
 		if err := x.f.Truncate(int64(x.n * x.width)); err != nil {
-			return storageErr("truncate", x.f.Name(), err)
+			return storageErr("truncate", x.path, err)
 		}
 		x.torn = false
+		x.dirty = true
 	}
+	if err := x.f.Close(); err != nil {
+		return storageErr("close", x.path, err)
+	}
+	x.f = nil
+	x.mem = buf
+	x.onDisk = x.n
+	x.seal = false
 	return nil
 }
 
-// sealed drops the in-memory copy; lookups read the file from now on.
-// REQUIRES: the file was synced.
-func (x *indexFile) sealed() {
+// sealed opens the file for lookups and drops the in-memory copy.
+// REQUIRES: the index was synced.
+func (x *indexFile) sealed() error {
 	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.seal {
+		return nil
+	}
+	f, err := x.fs.OpenFile(x.path, os.O_RDWR|os.O_APPEND, 0o644)
+	if err != nil {
+		return storageErr("open", x.path, err)
+	}
+	x.f = f
 	x.mem = nil
 	x.seal = true
 	x.summary = nil
-	x.mu.Unlock()
+	return nil
+}
+
+// flushLocked writes the entries the file lacks (active only), opening it
+// for the purpose, and fsyncs it if sync is set. REQUIRES: x.mu held.
+func (x *indexFile) flushLocked(sync bool) error {
+	if x.onDisk == x.n && (!x.dirty || !sync) {
+		return nil
+	}
+	f, err := x.fs.OpenFile(x.path, os.O_RDWR|os.O_APPEND, 0o644)
+	if err != nil {
+		return storageErr("open", x.path, err)
+	}
+	if x.onDisk < x.n {
+		if _, err := f.Write(x.mem[x.onDisk*x.width : x.n*x.width]); err != nil {
+			f.Close()
+			return storageErr("write", x.path, err)
+		}
+		x.onDisk = x.n
+		x.dirty = true
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return storageErr("fsync", x.path, err)
+		}
+		x.dirty = false
+	}
+	if err := f.Close(); err != nil {
+		return storageErr("close", x.path, err)
+	}
+	return nil
 }
 
 func (x *indexFile) len() int {
@@ -105,7 +159,7 @@ func (x *indexFile) entryLocked(i int, buf []byte) ([]byte, error) {
 		return buf, nil
 	}
 	if _, err := x.f.ReadAt(buf, int64(i*x.width)); err != nil {
-		return nil, storageErr("read", x.f.Name(), err)
+		return nil, storageErr("read", x.path, err)
 	}
 	return buf, nil
 }
@@ -154,7 +208,7 @@ func (x *indexFile) searchLast(buf []byte, before func(e []byte) bool) (int, []b
 	defer pagePool.Put(bp)
 	pb := (*bp)[:cnt*w]
 	if _, err := x.f.ReadAt(pb, int64(first*w)); err != nil {
-		return -1, nil, storageErr("read", x.f.Name(), err)
+		return -1, nil, storageErr("read", x.path, err)
 	}
 	i, e, err := searchEntries(pb, w, cnt, buf, before, nil)
 	if err != nil || i < 0 {
@@ -214,7 +268,7 @@ func (x *indexFile) buildSummary() error {
 	for off := 0; off < x.n*w; off += len(chunk) {
 		c := chunk[:min(len(chunk), x.n*w-off)]
 		if _, err := x.f.ReadAt(c, int64(off)); err != nil {
-			return storageErr("read", x.f.Name(), err)
+			return storageErr("read", x.path, err)
 		}
 		// Chunks are a whole number of pages, so page starts align.
 		for p := 0; p < len(c); p += pageEntries * w {
@@ -225,14 +279,16 @@ func (x *indexFile) buildSummary() error {
 	return nil
 }
 
-// append writes entries (a multiple of width bytes) to the file.
+// append adds entries (a multiple of width bytes): to mem while active
+// (the file gets them when synced or closed), to the file when sealed.
 func (x *indexFile) append(e []byte) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if _, err := x.f.Write(e); err != nil {
-		return storageErr("write", x.f.Name(), err)
-	}
-	if !x.seal {
+	if x.seal {
+		if _, err := x.f.Write(e); err != nil {
+			return storageErr("write", x.path, err)
+		}
+	} else {
 		x.mem = append(x.mem, e...)
 	}
 	x.summary = nil
@@ -244,8 +300,25 @@ func (x *indexFile) append(e []byte) error {
 func (x *indexFile) truncate(n int) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if err := x.f.Truncate(int64(n * x.width)); err != nil {
-		return storageErr("truncate", x.f.Name(), err)
+	switch {
+	case x.seal:
+		if err := x.f.Truncate(int64(n * x.width)); err != nil {
+			return storageErr("truncate", x.path, err)
+		}
+	case n < x.onDisk:
+		f, err := x.fs.OpenFile(x.path, os.O_RDWR, 0o644)
+		if err != nil {
+			return storageErr("open", x.path, err)
+		}
+		err = f.Truncate(int64(n * x.width))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return storageErr("truncate", x.path, err)
+		}
+		x.onDisk = n
+		x.dirty = true
 	}
 	x.n = n
 	x.torn = false
@@ -256,14 +329,28 @@ func (x *indexFile) truncate(n int) error {
 	return nil
 }
 
+// sync makes every entry durable.
 func (x *indexFile) sync() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.seal {
+		return x.flushLocked(true)
+	}
 	if err := x.f.Sync(); err != nil {
-		return storageErr("fsync", x.f.Name(), err)
+		return storageErr("fsync", x.path, err)
 	}
 	return nil
 }
 
-func (x *indexFile) close() error { return x.f.Close() }
+// close writes what the file lacks (not fsynced) and closes it.
+func (x *indexFile) close() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.seal {
+		return x.flushLocked(false)
+	}
+	return x.f.Close()
+}
 
 // Offset index entries map the base offset of a batch, relative to the
 // segment's base offset, to the batch's byte position in the segment.

@@ -432,8 +432,9 @@ func (p *Partition) roll(next int64) (*segment, error) {
 	if err := seg.syncAll(); err != nil {
 		return fail(err)
 	}
-	seg.offsets.sealed()
-	seg.times.sealed()
+	if err := errors.Join(seg.offsets.sealed(), seg.times.sealed()); err != nil {
+		return fail(err)
+	}
 	seg.setMaxTimestamp(p.activeMax.ts, p.activeMax.off)
 
 	if err := p.writeProducerSnapshot(next); err != nil {

@@ -438,8 +438,9 @@ func (l *loader) finishClosed(s *segment, end logPos) error {
 	if err := s.syncAll(); err != nil {
 		return err
 	}
-	s.offsets.sealed()
-	s.times.sealed()
+	if err := errors.Join(s.offsets.sealed(), s.times.sealed()); err != nil {
+		return err
+	}
 	s.setMaxTimestamp(end.maxTs, end.maxTsOff)
 	return nil
 }
