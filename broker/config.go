@@ -38,6 +38,13 @@ type Config struct {
 	// it is acknowledged or visible. A positive interval fsyncs in the
 	// background that often instead, trading durability for speed.
 	FsyncInterval time.Duration
+	// PageCacheTail, if positive, is how many bytes at the end of each
+	// partition's active segment stay in the page cache once fsynced; older
+	// bytes are dropped from the cache so that appends reuse its pages
+	// instead of taking fresh ones, and consumers further behind read from
+	// the disk. 0 (the default) keeps everything and lets the kernel evict,
+	// as Kafka does.
+	PageCacheTail int64
 	// MaxRequestBytes is socket.request.max.bytes (default 100 MiB).
 	MaxRequestBytes int32
 	// BrokerConfigs are static broker configs by their Kafka names
@@ -114,6 +121,10 @@ type Config struct {
 }
 
 // DefaultConfig returns the documented defaults.
+// DefaultPageCacheTail is Config.PageCacheTail's default: keep
+// everything, as Kafka (docs/benchmarks.md has the trade-off).
+const DefaultPageCacheTail = 0
+
 func DefaultConfig() Config {
 	return Config{
 		NodeID:           1,
@@ -122,6 +133,7 @@ func DefaultConfig() Config {
 		AutoCreateTopics: true,
 		NumPartitions:    1,
 		MaxRequestBytes:  100 << 20,
+		PageCacheTail:    DefaultPageCacheTail,
 	}
 }
 
@@ -140,6 +152,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxRequestBytes <= 0 {
 		c.MaxRequestBytes = 100 << 20
+	}
+	if c.PageCacheTail < 0 {
+		return fmt.Errorf("broker: page cache tail %d is negative", c.PageCacheTail)
 	}
 	if c.FsyncInterval < 0 {
 		return fmt.Errorf("broker: fsync interval %v is negative", c.FsyncInterval)

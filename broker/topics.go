@@ -69,6 +69,7 @@ func (b *Broker) logOptions() klog.Options {
 		FS:                     b.cfg.FS,
 		Logger:                 b.log,
 		OnSync:                 b.metrics.synced,
+		CacheTail:              b.cfg.PageCacheTail,
 		RetentionCheckInterval: time.Duration(num("log.retention.check.interval.ms", 300000)) * time.Millisecond,
 		CleanerBackoff:         time.Duration(num("log.cleaner.backoff.ms", 15000)) * time.Millisecond,
 		CleanerBufferSize:      num("log.cleaner.dedupe.buffer.size", klog.DefaultCleanerBufferSize),

@@ -23,7 +23,7 @@
 #   BENCH_LATENCY_RATE      records/s of the latency run (1000)
 #   BENCH_LATENCY_DURATION  seconds of the latency run (10)
 #   BENCH_PARTITIONS        partitions of each topic (6)
-#   BENCH_BROKERS           which brokers, in order ("chronik kfake")
+#   BENCH_BROKERS           which brokers, in order ("chronik kfake"); also chronik-drop (--page-cache-tail 32 MiB)
 #   BENCH_DIR               work directory (default: a new one under $TMPDIR)
 #   BENCH_KEEP=1            keep the work directory (data, logs, JSON results)
 # Needs: go, jq, awk, and Linux /proc.
@@ -96,6 +96,10 @@ start_broker() {
     chronik)
       "$CHRONIK" start --bind-addr 127.0.0.1 --kafka-port "$port" --metrics-port 0 \
         --data-dir "$data" --log-level warn >>"$log" 2>&1 &
+      ;;
+    chronik-drop) # Chronik dropping synced data but the last 32 MiB a partition from the page cache
+      "$CHRONIK" start --bind-addr 127.0.0.1 --kafka-port "$port" --metrics-port 0 \
+        --data-dir "$data" --log-level warn --page-cache-tail 33554432 >>"$log" 2>&1 &
       ;;
     kfake)
       "$ROOT/bin/kfake-peer" -port "$port" -data-dir "$data" >>"$log" 2>&1 &

@@ -54,7 +54,7 @@ func TestParseStartDefaults(t *testing.T) {
 	}
 	want := startOptions{
 		kafkaPort: 9092, bindAddr: "0.0.0.0", dataDir: "./data", metricsPort: 9093,
-		logLevel: "info", logFormat: "text", fsync: "always", nodeID: 1, autoCreate: true, numPartitions: 1,
+		logLevel: "info", logFormat: "text", fsync: "always", pageCacheTail: 0, nodeID: 1, autoCreate: true, numPartitions: 1,
 	}
 	if o != want {
 		t.Errorf("options\n got %+v\nwant %+v", o, want)
@@ -74,6 +74,7 @@ func TestParseStartDefaults(t *testing.T) {
 		{"AutoCreateTopics", cfg.AutoCreateTopics, true},
 		{"NumPartitions", cfg.NumPartitions, int32(1)},
 		{"MaxRequestBytes", cfg.MaxRequestBytes, def.MaxRequestBytes},
+		{"PageCacheTail", cfg.PageCacheTail, def.PageCacheTail},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -92,6 +93,7 @@ func TestParseStartSources(t *testing.T) {
 		"CHRONIK_LOG_LEVEL":          "debug",
 		"CHRONIK_LOG_FORMAT":         "json",
 		"CHRONIK_FSYNC":              "250ms",
+		"CHRONIK_PAGE_CACHE_TAIL":    "4194304",
 		"CHRONIK_NODE_ID":            "7",
 		"CHRONIK_AUTO_CREATE_TOPICS": "false",
 		"CHRONIK_NUM_PARTITIONS":     "12",
@@ -99,7 +101,7 @@ func TestParseStartSources(t *testing.T) {
 	allFlags := []string{
 		"--kafka-port", "29092", "--bind-addr", "127.0.0.1", "--advertised-addr", "broker-0.internal:29999",
 		"--data-dir", "/data", "--metrics-port", "0", "--log-level", "warn", "--log-format", "text",
-		"--fsync", "always", "--node-id", "3", "--auto-create-topics=true", "--num-partitions", "2",
+		"--fsync", "always", "--page-cache-tail", "1048576", "--node-id", "3", "--auto-create-topics=true", "--num-partitions", "2",
 	}
 	tests := []struct {
 		name  string
@@ -110,14 +112,14 @@ func TestParseStartSources(t *testing.T) {
 		{"env overrides every default", allEnv, nil, func(t *testing.T, o startOptions, cfg broker.Config) {
 			want := startOptions{
 				kafkaPort: 19092, bindAddr: "10.1.2.3", advertisedAddr: "kafka.example", dataDir: "/var/lib/chronik",
-				metricsPort: 19093, logLevel: "debug", logFormat: "json", fsync: "250ms", nodeID: 7,
+				metricsPort: 19093, logLevel: "debug", logFormat: "json", fsync: "250ms", pageCacheTail: 4 << 20, nodeID: 7,
 				autoCreate: false, numPartitions: 12,
 			}
 			if o != want {
 				t.Errorf("options\n got %+v\nwant %+v", o, want)
 			}
 			if cfg.Listen != "10.1.2.3:19092" || cfg.MetricsListen != "10.1.2.3:19093" || cfg.DataDir != "/var/lib/chronik" ||
-				cfg.FsyncInterval != 250*time.Millisecond || cfg.NodeID != 7 || cfg.AutoCreateTopics || cfg.NumPartitions != 12 ||
+				cfg.FsyncInterval != 250*time.Millisecond || cfg.PageCacheTail != 4<<20 || cfg.NodeID != 7 || cfg.AutoCreateTopics || cfg.NumPartitions != 12 ||
 				cfg.AdvertisedHost != "kafka.example" || cfg.AdvertisedPort != 0 {
 				t.Errorf("config %+v", cfg)
 			}
@@ -125,13 +127,13 @@ func TestParseStartSources(t *testing.T) {
 		{"flags beat env", allEnv, allFlags, func(t *testing.T, o startOptions, cfg broker.Config) {
 			want := startOptions{
 				kafkaPort: 29092, bindAddr: "127.0.0.1", advertisedAddr: "broker-0.internal:29999", dataDir: "/data",
-				metricsPort: 0, logLevel: "warn", logFormat: "text", fsync: "always", nodeID: 3,
+				metricsPort: 0, logLevel: "warn", logFormat: "text", fsync: "always", pageCacheTail: 1 << 20, nodeID: 3,
 				autoCreate: true, numPartitions: 2,
 			}
 			if o != want {
 				t.Errorf("options\n got %+v\nwant %+v", o, want)
 			}
-			if cfg.Listen != "127.0.0.1:29092" || cfg.MetricsListen != "" || cfg.FsyncInterval != 0 ||
+			if cfg.Listen != "127.0.0.1:29092" || cfg.MetricsListen != "" || cfg.FsyncInterval != 0 || cfg.PageCacheTail != 1<<20 ||
 				cfg.AdvertisedHost != "broker-0.internal" || cfg.AdvertisedPort != 29999 {
 				t.Errorf("config %+v", cfg)
 			}

@@ -162,6 +162,11 @@ type Options struct {
 	// commit syncer with its duration and the bytes it made durable (for
 	// metrics). It must be cheap and must not call back into the log.
 	OnSync func(d time.Duration, bytes int64)
+	// CacheTail is how many bytes at the end of the active segment stay
+	// in the page cache once synced; older synced bytes are dropped from
+	// it (drop-behind, syncer.go). 0 drops nothing: the kernel decides,
+	// as with Kafka.
+	CacheTail int64
 
 	// The rest concerns a Manager's background work (retention.go,
 	// cleaner.go); a partition opened alone runs none of it.

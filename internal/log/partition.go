@@ -69,6 +69,12 @@ type Partition struct {
 
 	maint maintenance // log start, segment removal, cleaner (logstart.go)
 
+	cacheTail int64    // Options.CacheTail
+	dropped   struct { // drop-behind (syncer.go), the syncer's own
+		seg *segment
+		pos int64
+	}
+
 	kick       chan struct{}
 	done       chan struct{}
 	syncerDone chan struct{}

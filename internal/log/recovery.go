@@ -34,6 +34,7 @@ func Open(dir string, topic string, partition int32, cfg Config, opts Options) (
 		logger:     opts.Logger.With("topic", topic, "partition", partition),
 		now:        opts.Now,
 		onSync:     opts.OnSync,
+		cacheTail:  opts.CacheTail,
 		producers:  newProducerState(),
 		hwCh:       make(chan struct{}),
 		kick:       make(chan struct{}, 1),

@@ -112,3 +112,12 @@ func (osFS) Stat(name string) (int64, bool, error) {
 	}
 	return fi.Size(), fi.IsDir(), nil
 }
+
+// DropCache drops the page cache of [off, off+n) of f where the file
+// system supports it (see osFile.DropCache); elsewhere it does nothing. It
+// is advice: the data stays readable, from the disk.
+func DropCache(f File, off, n int64) {
+	if d, ok := f.(interface{ DropCache(off, n int64) error }); ok && n > 0 {
+		_ = d.DropCache(off, n)
+	}
+}
