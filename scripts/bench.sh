@@ -25,7 +25,10 @@
 #   BENCH_PARTITIONS        partitions of each topic (6)
 #   BENCH_BROKERS           which brokers, in order ("chronik kfake"); also chronik-drop (--page-cache-tail 32 MiB)
 #   BENCH_DIR               work directory (default: a new one under $TMPDIR)
-#   BENCH_KEEP=1            keep the work directory (data, logs, JSON results)
+#   BENCH_KEEP=1            keep the work directory (logs, JSON results, results.tsv)
+#   BENCH_KEEP_DATA=1       keep each broker's data directory too (GiBs; it also
+#                           keeps the data in the page cache, which changes
+#                           what later runs measure)
 # Needs: go, jq, awk, and Linux /proc.
 set -euo pipefail
 
@@ -166,7 +169,7 @@ for rep in $(seq 1 "$REPEAT"); do
     measure "$name" "$rep" c100 consume --topic bench-100b
     record "$name" "$rep" rss_mib "$(peak_rss_mib "$BPID")"
     stop_broker
-    [ "${BENCH_KEEP:-}" = 1 ] || rm -rf "$DATA"
+    [ "${BENCH_KEEP_DATA:-}" = 1 ] || rm -rf "$DATA"
   done
 done
 

@@ -18,10 +18,10 @@
 #               both written by `chronik bench produce` with
 #               segment.bytes=SCALE_SEGMENT_BYTES (16 MiB) so the large one
 #               has hundreds of closed segments.
-# Chronik keeps three file descriptors open per segment (.log, .index,
-# .timeindex), so SCALE_TOPICS x SCALE_PARTITIONS must stay under a third
-# of `ulimit -n` (10,000 partitions need more than 30,000); a step that
-# fails is reported and the part goes on.
+# Chronik keeps one file descriptor open per active segment (.log) and
+# three per closed one (.log, .index, .timeindex), so SCALE_TOPICS x
+# SCALE_PARTITIONS must stay under `ulimit -n` less the connections; a step
+# that fails is reported and the part goes on.
 # Other settings: SCALE_DIR (work directory, default under $TMPDIR, removed
 # at the end unless SCALE_KEEP=1). Needs go, awk and Linux /proc. Raises
 # `ulimit -n` to the hard limit (needs 2 x SCALE_CONNS + slack).
@@ -44,8 +44,8 @@ mkdir -p "$WORK"
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "scale: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), ulimit -n $(ulimit -n)" >&2
 
-if [ $((TOPICS * PPT * 3 + 1000)) -gt "$(ulimit -n)" ]; then
-  echo "scale: warning: $((TOPICS * PPT)) partitions need about $((TOPICS * PPT * 3)) fds, ulimit -n is $(ulimit -n); creation will fail part way" >&2
+if [ $((TOPICS * PPT + 1000)) -gt "$(ulimit -n)" ]; then
+  echo "scale: warning: $((TOPICS * PPT)) partitions need about $((TOPICS * PPT + 1000)) fds, ulimit -n is $(ulimit -n); creation will fail part way" >&2
 fi
 echo "scale: building bin/chronik and the client helper" >&2
 go build -o bin/chronik ./cmd/chronik
