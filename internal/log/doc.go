@@ -93,10 +93,12 @@
 //
 // Indexes are caches of the log and carry no checksum: they are validated
 // cheaply on Open (size, first and last entries, bounds) and rebuilt from
-// the segment when missing or invalid. The active segment's indexes are
-// mirrored in memory and written to the file as entries are added; closed
-// segments' indexes stay on disk and are searched with ReadAt (a summary of
-// one entry per 4 KiB page is kept after the first lookup).
+// the segment when missing or invalid. The active segment's indexes live
+// in memory and are written to their files (opened for the purpose) when
+// synced - on roll, before a recovery point, on Close - so an active
+// segment holds one file descriptor; closed segments' indexes stay open on
+// disk and are searched with ReadAt (a summary of one entry per 4 KiB page
+// is kept after the first lookup).
 //
 // # Producer snapshot (<offset>.snapshot)
 //
