@@ -10,9 +10,9 @@ package broker
 // unknown partition is UNKNOWN_TOPIC_OR_PARTITION. ACLs: READ on the topic
 // (TOPIC_AUTHORIZATION_FAILED).
 //
-// Version notes: producer ids do not expire yet (Kafka drops them after
-// producer.id.expiration.ms), so every producer that ever wrote to a
-// partition and is still in its state is listed.
+// Version notes: as Kafka, a producer idle for producer.id.expiration.ms
+// (1 day) with no transaction open is forgotten and no longer listed; the
+// check runs every 10 minutes.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"

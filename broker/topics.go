@@ -74,6 +74,7 @@ func (b *Broker) logOptions() klog.Options {
 		CleanerBackoff:         time.Duration(num("log.cleaner.backoff.ms", 15000)) * time.Millisecond,
 		CleanerBufferSize:      num("log.cleaner.dedupe.buffer.size", klog.DefaultCleanerBufferSize),
 		DisableCleaner:         strings.EqualFold(bc["log.cleaner.enable"], "false"),
+		ProducerIDExpiration:   time.Duration(num("producer.id.expiration.ms", 86400000)) * time.Millisecond,
 	}
 }
 

@@ -184,6 +184,13 @@ type Options struct {
 	// DisableCleaner is log.cleaner.enable=false: compacted topics are
 	// not compacted.
 	DisableCleaner bool
+	// ProducerIDExpiration is producer.id.expiration.ms: the Manager
+	// forgets a producer's idempotence state once it has been idle that
+	// long (Partition.ExpireProducers). 0 keeps producers forever.
+	ProducerIDExpiration time.Duration
+	// ProducerIDExpirationCheck is how often it looks (Kafka's
+	// producer.id.expiration.check.interval.ms). Default 10 minutes.
+	ProducerIDExpirationCheck time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -204,6 +211,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CleanerBufferSize <= 0 {
 		o.CleanerBufferSize = DefaultCleanerBufferSize
+	}
+	if o.ProducerIDExpirationCheck <= 0 {
+		o.ProducerIDExpirationCheck = 10 * time.Minute
 	}
 	return o
 }

@@ -322,7 +322,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		}
 		return res, err
 	}
-	pa.commit()
+	pa.commit(p.now().UnixMilli())
 	res.BaseOffset, res.LastOffset = first, last
 	return res, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/chronik-stream/chronik/internal/records"
 )
@@ -42,6 +43,35 @@ type producerEntry struct {
 	// partition, which started at txnFirst (txn.go).
 	txnOpen  bool
 	txnFirst int64
+	// lastAppend is the wall-clock time (unix ms) of the producer's last
+	// append, or of the start-up that loaded it; not persisted.
+	lastAppend int64
+}
+
+// lastActive is the later of the producer's last append (or load) and
+// its newest batch's max timestamp (Kafka's lastTimestamp).
+func (e *producerEntry) lastActive() int64 {
+	t := e.lastAppend
+	if e.n > 0 {
+		t = max(t, e.batches[e.n-1].maxTimestamp)
+	}
+	return t
+}
+
+// expire forgets the producers idle since before cutoff (unix ms) with no
+// transaction open, as Kafka's producer.id.expiration.ms; it returns how
+// many. A forgotten producer may go on writing: an unknown producer id may
+// start at any sequence; only the retries of its batches from before are
+// no longer recognised.
+func (s *producerState) expire(cutoff int64) int {
+	n := 0
+	for pid, e := range s.m {
+		if !e.txnOpen && e.lastActive() < cutoff {
+			delete(s.m, pid)
+			n++
+		}
+	}
+	return n
 }
 
 func (e *producerEntry) add(b batchMeta) {
@@ -158,10 +188,12 @@ func (a *producerAppend) isStaged(e *producerEntry) bool {
 	return false
 }
 
-// commit makes the staged changes the producer state.
-func (a *producerAppend) commit() {
+// commit makes the staged changes the producer state; now (unix ms) is
+// the time of the append.
+func (a *producerAppend) commit(now int64) {
 	for i := range a.staged {
 		e := a.staged[i].e
+		e.lastAppend = now
 		a.s.m[a.staged[i].pid] = &e
 	}
 	a.staged = a.staged[:0]
@@ -385,10 +417,14 @@ func (p *Partition) loadProducerState(snaps []int64, end logPos) error {
 		for _, a := range aborted {
 			p.txv.addAborted(a)
 		}
+		now := p.now().UnixMilli()
 		for pid, e := range p.producers.m {
 			if e.txnOpen {
 				p.txv.ongoing[pid] = e.txnFirst
 			}
+			// Idle times are not persisted: a restart starts them over,
+			// so a producer is kept at least as long as Kafka keeps it.
+			e.lastAppend = now
 		}
 	}()
 	if from >= end.offset {
@@ -438,4 +474,14 @@ func (p *Partition) loadProducerState(snaps []int64, end logPos) error {
 	}
 	p.logger.Debug("replayed producer state", "from_offset", from, "batches", replayed)
 	return nil
+}
+
+// ExpireProducers forgets the producers of the partition that have not
+// appended for longer than expiration and have no transaction open
+// (producer.id.expiration.ms; the Manager calls it periodically). It
+// returns how many it forgot; the next producer snapshot leaves them out.
+func (p *Partition) ExpireProducers(expiration time.Duration) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.producers.expire(p.now().Add(-expiration).UnixMilli())
 }

@@ -153,7 +153,7 @@ func TestProducerSnapshotCodec(t *testing.T) {
 		h.BaseOffset = int64(i)
 		a.update(&h)
 	}
-	a.commit()
+	a.commit(0)
 	b := s.encode()
 	s2, err := decodeProducerSnapshot(b)
 	must(t, err)

@@ -27,9 +27,8 @@ type ProducerInfo struct {
 
 // Producers returns the producers with state in the partition, in producer
 // id order: everything the idempotence checks remember, including what was
-// restored from snapshots and replayed after a crash. Producer ids do not
-// expire yet, so a producer stays listed for as long as the partition
-// exists.
+// restored from snapshots and replayed after a crash, less the producers
+// ExpireProducers forgot.
 func (p *Partition) Producers() []ProducerInfo {
 	p.mu.Lock() // producer state is changed only under the append lock
 	out := make([]ProducerInfo, 0, len(p.producers.m))

@@ -204,6 +204,10 @@ func (m *Manager) startBackground() {
 	m.bg.stop = make(chan struct{})
 	m.bg.wg.Add(1)
 	go m.runRetention()
+	if m.opts.ProducerIDExpiration > 0 {
+		m.bg.wg.Add(1)
+		go m.runProducerExpiry()
+	}
 	if !m.opts.DisableCleaner {
 		m.bg.wg.Add(1)
 		go m.runCleaner()
@@ -232,6 +236,29 @@ func (m *Manager) runRetention() {
 		case <-t.C:
 		}
 		m.applyRetention()
+	}
+}
+
+// runProducerExpiry forgets idle producers (producer.id.expiration.ms)
+// every ProducerIDExpirationCheck, so the producer state of a long-lived
+// broker does not grow with every producer that ever wrote to it.
+func (m *Manager) runProducerExpiry() {
+	defer m.bg.wg.Done()
+	t := time.NewTicker(m.opts.ProducerIDExpirationCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.bg.stop:
+			return
+		case <-t.C:
+		}
+		n := 0
+		for _, p := range m.All() {
+			n += p.ExpireProducers(m.opts.ProducerIDExpiration)
+		}
+		if n > 0 {
+			m.opts.Logger.Info("expired idle producer ids", "producer_states", n)
+		}
 	}
 }
 
