@@ -199,14 +199,15 @@ type background struct {
 	once sync.Once
 }
 
-// startBackground starts retention and, unless disabled, the cleaner.
+// startBackground starts retention, producer id expiry and, unless
+// disabled, the cleaner.
 func (m *Manager) startBackground() {
 	m.bg.stop = make(chan struct{})
 	m.bg.wg.Add(1)
-	go m.runRetention()
+	go m.every(m.opts.RetentionCheckInterval, m.applyRetention)
 	if m.opts.ProducerIDExpiration > 0 {
 		m.bg.wg.Add(1)
-		go m.runProducerExpiry()
+		go m.every(m.opts.ProducerIDExpirationCheck, m.expireProducers)
 	}
 	if !m.opts.DisableCleaner {
 		m.bg.wg.Add(1)
@@ -225,9 +226,10 @@ func (m *Manager) stopBackground() {
 	m.bg.wg.Wait()
 }
 
-func (m *Manager) runRetention() {
+// every runs fn every interval until the background work stops.
+func (m *Manager) every(interval time.Duration, fn func()) {
 	defer m.bg.wg.Done()
-	t := time.NewTicker(m.opts.RetentionCheckInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -235,30 +237,20 @@ func (m *Manager) runRetention() {
 			return
 		case <-t.C:
 		}
-		m.applyRetention()
+		fn()
 	}
 }
 
-// runProducerExpiry forgets idle producers (producer.id.expiration.ms)
-// every ProducerIDExpirationCheck, so the producer state of a long-lived
-// broker does not grow with every producer that ever wrote to it.
-func (m *Manager) runProducerExpiry() {
-	defer m.bg.wg.Done()
-	t := time.NewTicker(m.opts.ProducerIDExpirationCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.bg.stop:
-			return
-		case <-t.C:
-		}
-		n := 0
-		for _, p := range m.All() {
-			n += p.ExpireProducers(m.opts.ProducerIDExpiration)
-		}
-		if n > 0 {
-			m.opts.Logger.Info("expired idle producer ids", "producer_states", n)
-		}
+// expireProducers forgets idle producers (producer.id.expiration.ms) of
+// every partition, so the producer state of a long-lived broker does not
+// grow with every producer that ever wrote to it.
+func (m *Manager) expireProducers() {
+	n := 0
+	for _, p := range m.All() {
+		n += p.ExpireProducers(m.opts.ProducerIDExpiration)
+	}
+	if n > 0 {
+		m.opts.Logger.Info("expired idle producer ids", "producer_states", n)
 	}
 }
 
