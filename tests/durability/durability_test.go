@@ -87,12 +87,7 @@ func testKill9(t *testing.T, idempotent bool) {
 	if testing.Short() {
 		t.Skip("kill -9 tests run the broker binary; skipped with -short")
 	}
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("CHRONIK_TEST_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (set CHRONIK_TEST_SEED to repeat the schedule)", seed)
-	rng := rand.New(rand.NewPCG(seed, seed))
+	rng := testRand(t, 0)
 
 	bp := newBrokerProc(t)
 	bp.start()
@@ -386,4 +381,16 @@ func TestSigtermCleanShutdown(t *testing.T) {
 		t.Errorf("second SIGTERM: exit code %d", code)
 	}
 	bp.checkLog()
+}
+
+// testRand returns the random source of a kill schedule, seeded from the
+// clock or CHRONIK_TEST_SEED, and logs the seed; salt tells tests apart.
+func testRand(t *testing.T, salt uint64) *rand.Rand {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("CHRONIK_TEST_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("seed %d (set CHRONIK_TEST_SEED to repeat the schedule)", seed)
+	return rand.New(rand.NewPCG(seed, seed^salt))
 }

@@ -3,9 +3,6 @@ package durability
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -42,12 +39,7 @@ func TestKill9CommittedOffsets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 tests run the broker binary; skipped with -short")
 	}
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("CHRONIK_TEST_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (set CHRONIK_TEST_SEED to repeat the schedule)", seed)
-	rng := rand.New(rand.NewPCG(seed, seed))
+	rng := testRand(t, 0)
 
 	bp := newBrokerProc(t)
 	bp.start()

@@ -3,10 +3,6 @@ package durability
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,12 +24,7 @@ func TestKill9TransactionsOrdered(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 tests run the broker binary; skipped with -short")
 	}
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("CHRONIK_TEST_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (set CHRONIK_TEST_SEED to repeat the schedule)", seed)
-	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
+	rng := testRand(t, 0x5eed)
 
 	const (
 		topic   = "txn-ordered"
@@ -46,79 +37,17 @@ func TestKill9TransactionsOrdered(t *testing.T) {
 	bp.start()
 	createTopic(t, bp.addr(), topic, nparts, nil)
 
-	var (
-		mu       sync.Mutex
-		outcomes []txnOutcome
-	)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var cl *kgo.Client
-		defer func() {
-			if cl != nil {
-				cl.Close()
-			}
-		}()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if cl == nil {
-				var err error
-				cl, err = kgo.NewClient(kgo.SeedBrokers(bp.addr()),
-					kgo.TransactionalID("durable-txn-ordered"),
-					kgo.TransactionTimeout(10*time.Second),
-					kgo.RecordPartitioner(kgo.ManualPartitioner()),
-					kgo.RetryTimeout(1*time.Second),
-					kgo.RequestTimeoutOverhead(2*time.Second),
-					kgo.ProduceRequestTimeout(3*time.Second),
-				)
-				if err != nil {
-					t.Errorf("client: %v", err)
-					return
-				}
-			}
-			commit := i%abortAt != abortAt-1
-			out := func() txnOutcome {
-				ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-				defer cancel()
-				if err := cl.BeginTransaction(); err != nil {
-					return txnUnknown
-				}
-				// Records one at a time, so a kill can fall between two
-				// records of one transaction.
-				for j := 0; j < perTxn; j++ {
-					r := &kgo.Record{Topic: topic, Partition: int32(j % nparts), Value: []byte(fmt.Sprintf("%d/%d", i, j))}
-					if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-						cl.EndTransaction(ctx, kgo.TryAbort)
-						return txnUnknown
-					}
-				}
-				end := kgo.TryAbort
-				if commit {
-					end = kgo.TryCommit
-				}
-				if err := cl.EndTransaction(ctx, end); err != nil {
-					return txnUnknown
-				}
-				if commit {
-					return txnCommitted
-				}
-				return txnAborted
-			}()
-			mu.Lock()
-			outcomes = append(outcomes, out)
-			mu.Unlock()
-			if out == txnUnknown {
-				cl.Close() // the next producer's InitProducerId aborts what is left open
-				cl = nil
-				time.Sleep(50 * time.Millisecond)
+	stop := txnProducer(t, bp, "durable-txn-ordered", 10*time.Second, abortAt, func(ctx context.Context, cl *kgo.Client, i int) error {
+		// Records one at a time, so a kill can fall between two records
+		// of one transaction.
+		for j := 0; j < perTxn; j++ {
+			r := &kgo.Record{Topic: topic, Partition: int32(j % nparts), Value: []byte(fmt.Sprintf("%d/%d", i, j))}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				return err
 			}
 		}
-	}()
+		return nil
+	})
 
 	for k := 0; k < kills; k++ {
 		time.Sleep(time.Duration(1500+rng.IntN(1500)) * time.Millisecond)
@@ -127,11 +56,8 @@ func TestKill9TransactionsOrdered(t *testing.T) {
 		bp.start()
 	}
 	time.Sleep(1500 * time.Millisecond)
-	close(stop)
-	<-done
+	outcomes := stop()
 
-	mu.Lock()
-	defer mu.Unlock()
 	got := consumeCommittedOrdered(t, bp.addr(), topic, nparts)
 
 	// Per partition: strictly increasing (transaction, record), each at most once.

@@ -3,11 +3,7 @@ package durability
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,90 +32,20 @@ func TestKill9Transactions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 tests run the broker binary; skipped with -short")
 	}
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("CHRONIK_TEST_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (set CHRONIK_TEST_SEED to repeat the schedule)", seed)
-	rng := rand.New(rand.NewPCG(seed, seed^0x7a))
+	rng := testRand(t, 0x7a)
 
 	bp := newBrokerProc(t)
 	bp.start()
 	const topic = "txns"
 	createTopic(t, bp.addr(), topic, partitions, nil)
 
-	var (
-		mu       sync.Mutex
-		outcomes []txnOutcome
-	)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var cl *kgo.Client
-		defer func() {
-			if cl != nil {
-				cl.Close()
-			}
-		}()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if cl == nil {
-				var err error
-				cl, err = kgo.NewClient(kgo.SeedBrokers(bp.addr()),
-					kgo.TransactionalID("durable-txn"),
-					kgo.TransactionTimeout(20*time.Second),
-					kgo.RecordPartitioner(kgo.ManualPartitioner()),
-					kgo.RetryTimeout(1*time.Second),
-					kgo.RequestTimeoutOverhead(2*time.Second),
-					kgo.ProduceRequestTimeout(3*time.Second),
-				)
-				if err != nil {
-					t.Errorf("client: %v", err)
-					return
-				}
-			}
-			commit := i%3 != 2
-			out := func() txnOutcome {
-				ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-				defer cancel()
-				if err := cl.BeginTransaction(); err != nil {
-					return txnUnknown
-				}
-				recs := make([]*kgo.Record, txnRecords)
-				for j := range recs {
-					recs[j] = &kgo.Record{Topic: topic, Partition: int32(j % partitions), Value: []byte(fmt.Sprintf("t%d-%d", i, j))}
-				}
-				if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-					cl.EndTransaction(ctx, kgo.TryAbort)
-					return txnUnknown
-				}
-				end := kgo.TryAbort
-				if commit {
-					end = kgo.TryCommit
-				}
-				if err := cl.EndTransaction(ctx, end); err != nil {
-					return txnUnknown
-				}
-				if commit {
-					return txnCommitted
-				}
-				return txnAborted
-			}()
-			mu.Lock()
-			outcomes = append(outcomes, out)
-			mu.Unlock()
-			if out == txnUnknown {
-				cl.Close() // a new producer fences and aborts what is left open
-				cl = nil
-				time.Sleep(50 * time.Millisecond)
-			}
+	stop := txnProducer(t, bp, "durable-txn", 20*time.Second, 3, func(ctx context.Context, cl *kgo.Client, i int) error {
+		recs := make([]*kgo.Record, txnRecords)
+		for j := range recs {
+			recs[j] = &kgo.Record{Topic: topic, Partition: int32(j % partitions), Value: []byte(fmt.Sprintf("t%d-%d", i, j))}
 		}
-	}()
+		return cl.ProduceSync(ctx, recs...).FirstErr()
+	})
 
 	const kills = 3
 	for k := 0; k < kills; k++ {
@@ -129,11 +55,8 @@ func TestKill9Transactions(t *testing.T) {
 		bp.start()
 	}
 	time.Sleep(1500 * time.Millisecond)
-	close(stop)
-	<-done
+	outcomes := stop()
 
-	mu.Lock()
-	defer mu.Unlock()
 	// After the broker's restarts a transaction left open by a killed
 	// client is aborted by the new producer's InitProducerId or by its
 	// timeout; read what is committed once nothing is open.
@@ -226,4 +149,82 @@ func consumeCommitted(t *testing.T, addr, topic string) map[string]int {
 	}
 	t.Fatal("read_committed consumer did not catch up within 60 s")
 	return nil
+}
+
+// txnProducer runs transactions from a franz-go transactional producer
+// (id txnID) against bp until stopped: transaction i is committed unless
+// i%abortEvery == abortEvery-1, and produce sends its records. An error
+// anywhere makes the outcome unknown and the producer is recreated (its
+// InitProducerId fences and aborts what was left open). stop ends it and
+// returns the outcomes, by transaction number.
+func txnProducer(t *testing.T, bp *brokerProc, txnID string, txnTimeout time.Duration, abortEvery int,
+	produce func(ctx context.Context, cl *kgo.Client, i int) error) (stop func() []txnOutcome) {
+	var outcomes []txnOutcome
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var cl *kgo.Client
+		defer func() {
+			if cl != nil {
+				cl.Close()
+			}
+		}()
+		for i := 0; ; i++ {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			if cl == nil {
+				var err error
+				cl, err = kgo.NewClient(kgo.SeedBrokers(bp.addr()),
+					kgo.TransactionalID(txnID),
+					kgo.TransactionTimeout(txnTimeout),
+					kgo.RecordPartitioner(kgo.ManualPartitioner()),
+					kgo.RetryTimeout(1*time.Second),
+					kgo.RequestTimeoutOverhead(2*time.Second),
+					kgo.ProduceRequestTimeout(3*time.Second),
+				)
+				if err != nil {
+					t.Errorf("client: %v", err)
+					return
+				}
+			}
+			commit := i%abortEvery != abortEvery-1
+			out := func() txnOutcome {
+				ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+				defer cancel()
+				if err := cl.BeginTransaction(); err != nil {
+					return txnUnknown
+				}
+				if err := produce(ctx, cl, i); err != nil {
+					cl.EndTransaction(ctx, kgo.TryAbort)
+					return txnUnknown
+				}
+				end := kgo.TryAbort
+				if commit {
+					end = kgo.TryCommit
+				}
+				if err := cl.EndTransaction(ctx, end); err != nil {
+					return txnUnknown
+				}
+				if commit {
+					return txnCommitted
+				}
+				return txnAborted
+			}()
+			outcomes = append(outcomes, out)
+			if out == txnUnknown {
+				cl.Close() // the next producer's InitProducerId aborts what is left open
+				cl = nil
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}()
+	return func() []txnOutcome {
+		close(quit)
+		<-done
+		return outcomes
+	}
 }
