@@ -76,30 +76,11 @@ listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.pla
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:admin;User:ANONYMOUS
 allow.everyone.if.no.acl.found=false
-log.dirs=$WORK/kafka-logs
-num.partitions=1
-auto.create.topics.enable=true
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
 EOF
-write_log4j "$WORK/log4j2.properties"
-JAVA_OPTS=(-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
-  "-Dlog4j2.configurationFile=$WORK/log4j2.properties")
-CP="$KAFKA_LIBS/*"
-CLUSTER_ID="$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')"
-if ! java "${JAVA_OPTS[@]}" -cp "$CP" kafka.tools.StorageTool format -t "$CLUSTER_ID" \
-  -c "$WORK/server.properties" >"$WORK/format.log" 2>&1; then
-  tail -n 30 "$WORK/format.log"
-  fail "kafka storage format failed"
-fi
-java "${JAVA_OPTS[@]}" -cp "$CP" kafka.Kafka "$WORK/server.properties" >"$WORK/kafka.log" 2>&1 &
-KPID=$!
+kafka_single_node_props "$WORK/kafka-logs" >>"$WORK/server.properties"
+kafka_java_setup
+start_kafka "$WORK/server.properties" ""
+KPID=$KAFKA_PID
 
 # Chronik: the same users over SASL_PLAINTEXT/PLAIN, ACLs on, super user
 # admin, allow.everyone.if.no.acl.found false (the default).

@@ -101,35 +101,15 @@ controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 controller.quorum.voters=1@127.0.0.1:$CTRLPORT
-log.dirs=$WORK/kafka-logs
-num.partitions=1
-auto.create.topics.enable=true
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
 EOF
-write_log4j "$WORK/log4j2.properties"
-
-JAVA_OPTS=(-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
-  "-Dlog4j2.configurationFile=$WORK/log4j2.properties")
-CP="$KAFKA_LIBS/*"
-CLUSTER_ID="$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')"
+kafka_single_node_props "$WORK/kafka-logs" >>"$WORK/server.properties"
+kafka_java_setup
 
 # Formatted with Kafka's default features, transaction.version 2 among
 # them (KIP-890 part 2), which Chronik finalizes too.
 t0=$SECONDS
-if ! java "${JAVA_OPTS[@]}" -cp "$CP" kafka.tools.StorageTool format -t "$CLUSTER_ID" \
-  -c "$WORK/server.properties" >"$WORK/format.log" 2>&1; then
-  tail -n 30 "$WORK/format.log"
-  fail "kafka storage format failed"
-fi
-java "${JAVA_OPTS[@]}" -cp "$CP" kafka.Kafka "$WORK/server.properties" >"$WORK/kafka.log" 2>&1 &
-KPID=$!
+start_kafka "$WORK/server.properties" ""
+KPID=$KAFKA_PID
 
 # --- ACL matrix brokers: SASL/PLAIN, StandardAuthorizer, super user admin -------------
 # A second Kafka and a second Chronik configured alike, for TestACLMatrix
@@ -155,25 +135,10 @@ listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.pla
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:admin;User:ANONYMOUS
 allow.everyone.if.no.acl.found=false
-log.dirs=$WORK/acl-kafka-logs
-num.partitions=1
-auto.create.topics.enable=true
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
 EOF
-  if ! java "${JAVA_OPTS[@]}" -cp "$CP" kafka.tools.StorageTool format -t "$CLUSTER_ID" \
-    -c "$WORK/acl-server.properties" >"$WORK/acl-format.log" 2>&1; then
-    tail -n 30 "$WORK/acl-format.log"
-    fail "kafka storage format (ACL broker) failed"
-  fi
-  java "${JAVA_OPTS[@]}" -cp "$CP" kafka.Kafka "$WORK/acl-server.properties" >"$WORK/acl-kafka.log" 2>&1 &
-  AKPID=$!
+  kafka_single_node_props "$WORK/acl-kafka-logs" >>"$WORK/acl-server.properties"
+  start_kafka "$WORK/acl-server.properties" acl-
+  AKPID=$KAFKA_PID
   printf 'admin:admin-secret\nalice:alice-secret\n' >"$WORK/acl-users.txt"
   "$BIN" start --listener "SASL_PLAINTEXT://127.0.0.1:$ACPORT" --metrics-port 0 \
     --data-dir "$WORK/acl-chronik-data" --log-level warn --sasl-mechanisms PLAIN \

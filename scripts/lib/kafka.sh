@@ -86,3 +86,47 @@ logger.raftserver.name = kafka.server.KafkaRaftServer
 logger.raftserver.level = INFO
 LOG4J
 }
+
+# kafka_single_node_props LOGDIR: the server.properties lines every test
+# Kafka here shares: one KRaft node, its log directory, single-partition
+# unreplicated internal topics, no rebalance delay.
+kafka_single_node_props() {
+  cat <<PROPS
+log.dirs=$1
+num.partitions=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+PROPS
+}
+
+# start_kafka PROPS PREFIX: formats the storage of the Kafka configured by
+# PROPS (with Kafka's default features, transaction.version 2 among them)
+# and starts it, logging to $WORK/PREFIXformat.log and $WORK/PREFIXkafka.log;
+# sets KAFKA_PID. Needs JAVA_OPTS, CP and CLUSTER_ID (kafka_java_setup) and
+# the caller's fail.
+start_kafka() {
+  if ! java "${JAVA_OPTS[@]}" -cp "$CP" kafka.tools.StorageTool format -t "$CLUSTER_ID" \
+    -c "$1" >"$WORK/${2}format.log" 2>&1; then
+    tail -n 30 "$WORK/${2}format.log"
+    fail "kafka storage format (${2:-main}) failed"
+  fi
+  java "${JAVA_OPTS[@]}" -cp "$CP" kafka.Kafka "$1" >"$WORK/${2}kafka.log" 2>&1 &
+  KAFKA_PID=$!
+}
+
+# kafka_java_setup: the log4j configuration, JVM options, class path and
+# cluster id of the test Kafkas.
+kafka_java_setup() {
+  write_log4j "$WORK/log4j2.properties"
+  JAVA_OPTS=(-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+    "-Dlog4j2.configurationFile=$WORK/log4j2.properties")
+  CP="$KAFKA_LIBS/*"
+  CLUSTER_ID="$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')"
+}
