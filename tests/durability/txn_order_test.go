@@ -84,7 +84,7 @@ func TestKill9TransactionsOrdered(t *testing.T) {
 			}
 		}
 	}
-	var committed, aborted, unknown, unknownVisible int
+	var tally txnTally
 	for i, out := range outcomes {
 		n := 0
 		for j := 0; j < perTxn; j++ {
@@ -94,32 +94,12 @@ func TestKill9TransactionsOrdered(t *testing.T) {
 				n += c
 			}
 		}
-		switch out {
-		case txnCommitted:
-			committed++
-			if n != perTxn {
-				t.Errorf("transaction %d: commit acknowledged, %d of %d records visible", i, n, perTxn)
-			}
-		case txnAborted:
-			aborted++
-			if n != 0 {
-				t.Errorf("transaction %d: abort acknowledged, %d records visible to read_committed", i, n)
-			}
-		case txnUnknown:
-			unknown++
-			if n != 0 && n != perTxn {
-				t.Errorf("transaction %d: outcome unknown, %d of %d records visible (not atomic)", i, n, perTxn)
-			}
-			if n == perTxn {
-				unknownVisible++
-			}
-		}
+		tally.check(t, i, out, n, perTxn)
 	}
-	if committed == 0 || aborted == 0 {
-		t.Errorf("%d attempts: %d committed, %d aborted; want some of both", len(outcomes), committed, aborted)
+	if tally.committed == 0 || tally.aborted == 0 {
+		t.Errorf("%d attempts: %d committed, %d aborted; want some of both", len(outcomes), tally.committed, tally.aborted)
 	}
-	t.Logf("%d transactions: %d committed, %d aborted, %d unknown at a kill (%d of them visible); %d broker kills",
-		len(outcomes), committed, aborted, unknown, unknownVisible, kills)
+	tally.log(t, len(outcomes), kills)
 	bp.checkLog()
 }
 

@@ -61,7 +61,7 @@ func TestKill9Transactions(t *testing.T) {
 	// client is aborted by the new producer's InitProducerId or by its
 	// timeout; read what is committed once nothing is open.
 	got := consumeCommitted(t, bp.addr(), topic)
-	var committed, aborted, unknown, unknownVisible int
+	var tally txnTally
 	for i, out := range outcomes {
 		n := 0
 		for j := 0; j < txnRecords; j++ {
@@ -72,32 +72,12 @@ func TestKill9Transactions(t *testing.T) {
 				t.Errorf("transaction %d record %d seen %d times", i, j, c)
 			}
 		}
-		switch out {
-		case txnCommitted:
-			committed++
-			if n != txnRecords {
-				t.Errorf("transaction %d: commit acknowledged, %d of %d records visible", i, n, txnRecords)
-			}
-		case txnAborted:
-			aborted++
-			if n != 0 {
-				t.Errorf("transaction %d: abort acknowledged, %d records visible to read_committed", i, n)
-			}
-		case txnUnknown:
-			unknown++
-			if n != 0 && n != txnRecords {
-				t.Errorf("transaction %d: outcome unknown, %d of %d records visible (not atomic)", i, n, txnRecords)
-			}
-			if n == txnRecords {
-				unknownVisible++
-			}
-		}
+		tally.check(t, i, out, n, txnRecords)
 	}
-	if committed == 0 {
+	if tally.committed == 0 {
 		t.Errorf("no transaction committed in %d attempts", len(outcomes))
 	}
-	t.Logf("%d transactions: %d committed, %d aborted, %d unknown at a kill (%d of them visible); %d broker kills",
-		len(outcomes), committed, aborted, unknown, unknownVisible, kills)
+	tally.log(t, len(outcomes), kills)
 	bp.checkLog()
 }
 
@@ -227,4 +207,41 @@ func txnProducer(t *testing.T, bp *brokerProc, txnID string, txnTimeout time.Dur
 		<-done
 		return outcomes
 	}
+}
+
+// txnTally counts the outcomes of transactions and checks what a
+// read_committed consumer sees of each.
+type txnTally struct{ committed, aborted, unknown, unknownVisible int }
+
+// check: n of the per records of transaction i, whose producer learned
+// out, are visible: all if committed, none if aborted, all or none if
+// unknown.
+func (c *txnTally) check(t *testing.T, i int, out txnOutcome, n, per int) {
+	t.Helper()
+	switch out {
+	case txnCommitted:
+		c.committed++
+		if n != per {
+			t.Errorf("transaction %d: commit acknowledged, %d of %d records visible", i, n, per)
+		}
+	case txnAborted:
+		c.aborted++
+		if n != 0 {
+			t.Errorf("transaction %d: abort acknowledged, %d records visible to read_committed", i, n)
+		}
+	case txnUnknown:
+		c.unknown++
+		if n != 0 && n != per {
+			t.Errorf("transaction %d: outcome unknown, %d of %d records visible (not atomic)", i, n, per)
+		}
+		if n == per {
+			c.unknownVisible++
+		}
+	}
+}
+
+func (c *txnTally) log(t *testing.T, attempts, kills int) {
+	t.Helper()
+	t.Logf("%d transactions: %d committed, %d aborted, %d unknown at a kill (%d of them visible); %d broker kills",
+		attempts, c.committed, c.aborted, c.unknown, c.unknownVisible, kills)
 }
