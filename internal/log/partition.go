@@ -522,7 +522,7 @@ func (p *Partition) Read(offset int64, maxBytes int, minOneBatch bool) (ReadResu
 // part of buf while it uses Records.
 func (p *Partition) ReadInto(buf []byte, offset int64, maxBytes int, minOneBatch bool) (ReadResult, error) {
 	for {
-		res, stale, err := p.read(buf, offset, maxBytes, minOneBatch, false)
+		res, stale, err := p.readView(buf, nil, offset, maxBytes, minOneBatch, false)
 		if !stale {
 			return res, err
 		}
@@ -531,10 +531,11 @@ func (p *Partition) ReadInto(buf []byte, offset int64, maxBytes int, minOneBatch
 	}
 }
 
-// read reads as ReadInto; committed (ReadCommittedInto) returns nothing
+// readView reads as ReadInto; committed (ReadCommittedInto) returns nothing
 // for an offset at or above the LSO, and the caller trims what it reads
-// past the LSO.
-func (p *Partition) read(dst []byte, offset int64, maxBytes int, minOneBatch, committed bool) (res ReadResult, stale bool, err error) {
+// past the LSO. With sp set it reads nothing but sets sp (ReadSpan), which
+// then stops at the LSO itself when committed.
+func (p *Partition) readView(dst []byte, sp *Span, offset int64, maxBytes int, minOneBatch, committed bool) (res ReadResult, stale bool, err error) {
 	p.vmu.RLock()
 	segs, hw, leo, closed, failErr := p.segs, p.hw, p.leo.offset, p.closed, p.failErr
 	res = ReadResult{HighWatermark: hw.offset, LogStartOffset: p.maint.logStart, LastStableOffset: p.lsoLocked()}
@@ -564,7 +565,18 @@ func (p *Partition) read(dst []byte, offset int64, maxBytes int, minOneBatch, co
 			limit = hw.pos // invariant 2: never past the HW
 		}
 		start, err := seg.find(offset, limit)
-		if err == nil && start >= 0 {
+		if err == nil && start >= 0 && sp != nil {
+			stop := int64(noStop)
+			if committed {
+				stop = res.LastStableOffset
+			}
+			var end, last int64
+			end, last, err = seg.spanEnd(start, limit, maxBytes, minOneBatch, stop)
+			if err == nil && end > start {
+				*sp = Span{seg: seg, Pos: start, Len: int(end - start), last: last}
+				return res, false, nil // sp keeps the reference
+			}
+		} else if err == nil && start >= 0 {
 			res.Records, err = readBatches(dst, seg, start, limit, maxBytes, minOneBatch)
 		}
 		seg.release()

@@ -133,7 +133,7 @@ func (p *Partition) ReadCommittedInto(buf []byte, offset int64, maxBytes int, mi
 		err   error
 	)
 	for stale {
-		res, stale, err = p.read(buf, offset, maxBytes, minOneBatch, true)
+		res, stale, err = p.readView(buf, nil, offset, maxBytes, minOneBatch, true)
 	}
 	if err != nil || len(res.Records) == 0 {
 		return res, err
