@@ -72,13 +72,30 @@ func handleFetch(r *request) (kmsg.Response, error) {
 	var timer *time.Timer
 	arena := getFetchArena()
 	r.release = arena.release // once the writer has encoded the response
+	var splice *fetchSplice
+	if r.version >= 4 && r.c.sendfile {
+		// From v4 records are sent as stored (no down-conversion): from
+		// the files, on a plaintext connection (fetch_splice.go).
+		splice = &fetchSplice{}
+		r.splice = splice
+		r.release = func() {
+			splice.release()
+			arena.release()
+		}
+	}
 	for {
 		// Take the wake-up signals before reading so an append between the
 		// read and the wait is not missed.
 		notify := collectNotify(b, req, r.version)
 		arena.reset() // a response read before is dropped
-		resp, n, hasErr := readFetch(b, req, r.version, arena)
+		if splice != nil {
+			splice.release()
+		}
+		resp, n, hasErr := readFetch(b, req, r.version, arena, splice)
 		r.sizeHint = fetchSizeHint(resp, n)
+		if splice != nil {
+			r.sizeHint -= splice.bytes // the spans are not encoded
+		}
 		remaining := time.Until(deadline)
 		if n >= int(req.MinBytes) || hasErr || remaining <= 0 || len(notify) == 0 {
 			if timer != nil {
@@ -124,7 +141,11 @@ func collectNotify(b *Broker, req *kmsg.FetchRequest, version int16) []<-chan st
 
 // readFetch builds one response from what is readable now. It returns the
 // record bytes gathered and whether any partition has an error.
-func readFetch(b *Broker, req *kmsg.FetchRequest, version int16, arena *fetchArena) (*kmsg.FetchResponse, int, bool) {
+//
+// With splice set, records of at least spliceMinBytes are not read but left
+// in the segment files: the partition's records are a marker and splice
+// holds the span (fetch_splice.go).
+func readFetch(b *Broker, req *kmsg.FetchRequest, version int16, arena *fetchArena, splice *fetchSplice) (*kmsg.FetchResponse, int, bool) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	budget := math.MaxInt32
 	if version >= 3 && req.MaxBytes >= 0 {
@@ -170,7 +191,20 @@ func readFetch(b *Broker, req *kmsg.FetchRequest, version int16, arena *fetchAre
 			minOne := total == 0 && version >= 3
 			var res klog.ReadResult
 			var err error
+			spanned := 0 // record bytes left in the files, for splice
 			switch {
+			case (limit > 0 || minOne) && splice != nil:
+				var sp klog.Span
+				res, sp, err = p.ReadSpan(rp.FetchOffset, max(limit, 0), minOne, readCommitted)
+				switch {
+				case sp.Len >= spliceMinBytes:
+					spanned = sp.Len
+					res.Records = splice.add(sp, len(resp.Topics), len(st.Partitions))
+				case sp.Len > 0:
+					res.Records, err = sp.ReadInto(arena.buf[len(arena.buf):])
+					arena.took(res.Records)
+					sp.Release()
+				}
 			case (limit > 0 || minOne) && readCommitted:
 				res, err = p.ReadCommittedInto(arena.buf, rp.FetchOffset, max(limit, 0), minOne)
 				arena.took(res.Records)
@@ -220,9 +254,13 @@ func readFetch(b *Broker, req *kmsg.FetchRequest, version int16, arena *fetchAre
 			if res.Records != nil {
 				sp.RecordBatches = res.Records
 			}
-			total += len(res.Records)
-			if len(res.Records) > 0 {
-				b.metrics.fetched(ts.meta.Name, len(res.Records))
+			n := len(res.Records)
+			if spanned > 0 {
+				n = spanned
+			}
+			total += n
+			if n > 0 {
+				b.metrics.fetched(ts.meta.Name, n)
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

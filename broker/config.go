@@ -45,6 +45,10 @@ type Config struct {
 	// the disk. 0 (the default) keeps everything and lets the kernel evict,
 	// as Kafka does.
 	PageCacheTail int64
+	// FetchCopy turns off sendfile: fetch responses on plaintext listeners
+	// then copy record bytes through the broker, as on TLS listeners. By
+	// default records go from the segment files to the socket.
+	FetchCopy bool
 	// MaxRequestBytes is socket.request.max.bytes (default 100 MiB).
 	MaxRequestBytes int32
 	// BrokerConfigs are static broker configs by their Kafka names

@@ -34,6 +34,10 @@ type conn struct {
 
 	clientID string
 
+	// sendfile: fetch responses may send records from the files (a
+	// plaintext TCP connection, Config.FetchCopy unset).
+	sendfile bool
+
 	ln   *listener  // the listener it came in on (security.go)
 	auth connAuth   // SASL state and principal (sasl.go)
 	lim  connLimits // limits and buffers (limits.go)
@@ -58,6 +62,8 @@ type pending struct {
 	sizeHint int
 	// release is request.release.
 	release func()
+	// splice is request.splice.
+	splice *fetchSplice
 }
 
 // request is what a handler sees.
@@ -80,14 +86,19 @@ type request struct {
 	// release, when set, runs on the writer once the response has been
 	// encoded (or dropped): fetch returns its read buffer.
 	release func()
+	// splice, when set, holds the spans a fetch response sends from the
+	// segment files (fetch_splice.go).
+	splice *fetchSplice
 }
 
 func newConn(b *Broker, nc net.Conn) *conn {
+	_, tcp := nc.(*net.TCPConn)
 	return &conn{
-		b:     b,
-		nc:    nc,
-		log:   b.log.With("remote", nc.RemoteAddr().String()),
-		resps: make(chan *pending, maxInFlight),
+		b:        b,
+		nc:       nc,
+		log:      b.log.With("remote", nc.RemoteAddr().String()),
+		resps:    make(chan *pending, maxInFlight),
+		sendfile: tcp && !b.cfg.FetchCopy,
 	}
 }
 
@@ -333,7 +344,7 @@ func (c *conn) handleFrame(buf []byte) (p *pending, err error) {
 	}
 	// ApiVersions answers with response header v0 even when flexible.
 	flexHdr := resp.IsFlexible() && key != kmsg.ApiVersions.Int16()
-	return &pending{corr: corr, resp: resp, flexHdr: flexHdr, wait: r.wait, start: start, key: key, close: r.closeAfter, sizeHint: r.sizeHint, release: r.release}, nil
+	return &pending{corr: corr, resp: resp, flexHdr: flexHdr, wait: r.wait, start: start, key: key, close: r.closeAfter, sizeHint: r.sizeHint, release: r.release, splice: r.splice}, nil
 }
 
 // requestHeader is a parsed request header (v1, or v2 whose tagged fields
@@ -421,19 +432,23 @@ func (c *conn) writeLoop() {
 			if need := p.sizeHint + 64; cap(buf) < need {
 				buf = make([]byte, 0, need)
 			}
-			buf = append(buf[:0], 0, 0, 0, 0)
-			if p.raw != nil {
-				buf = append(buf, p.raw...)
-			} else {
-				buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
-				if p.flexHdr {
-					buf = append(buf, 0)
-				}
-				buf = p.resp.AppendTo(buf)
-			}
-			binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
+			buf = p.frame(buf)
 			c.writeDeadline()
-			if _, err := bw.Write(buf); err != nil {
+			var err error
+			if p.splice != nil && len(p.splice.spans) > 0 {
+				resp := p.resp.(*kmsg.FetchResponse)
+				err = c.writeSpliced(bw, buf, resp.IsFlexible(), p.splice)
+				if errors.Is(err, errNoSplice) {
+					c.log.Warn("fetch response sent without sendfile", "err", err)
+					if err = p.splice.inline(resp); err == nil {
+						buf = p.frame(buf)
+						_, err = bw.Write(buf)
+					}
+				}
+			} else {
+				_, err = bw.Write(buf)
+			}
+			if err != nil {
 				failed = true
 				c.nc.Close()
 			} else {
@@ -474,6 +489,23 @@ func (c *conn) writeLoop() {
 		bw.Reset(nil)
 		writerPool.Put(bw)
 	}
+}
+
+// frame encodes p's response into buf (reused) with its size, correlation
+// id and response header.
+func (p *pending) frame(buf []byte) []byte {
+	buf = append(buf[:0], 0, 0, 0, 0)
+	if p.raw != nil {
+		buf = append(buf, p.raw...)
+	} else {
+		buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
+		if p.flexHdr {
+			buf = append(buf, 0)
+		}
+		buf = p.resp.AppendTo(buf)
+	}
+	binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
+	return buf
 }
 
 // skipTags skips a tagged-field section.

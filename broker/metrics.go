@@ -21,6 +21,7 @@ type metrics struct {
 	bytesIn     *prometheus.CounterVec
 	recordsIn   *prometheus.CounterVec
 	bytesOut    *prometheus.CounterVec
+	sendfile    prometheus.Counter
 	produceErrs *prometheus.CounterVec
 	conns       prometheus.Gauge
 	fsyncs      prometheus.Histogram
@@ -38,11 +39,12 @@ func newMetrics(b *Broker) *metrics {
 	m.bytesIn = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chronik_topic_bytes_in_total", Help: "Record batch bytes appended, by topic."}, []string{"topic"})
 	m.recordsIn = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chronik_topic_records_in_total", Help: "Records appended, by topic."}, []string{"topic"})
 	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chronik_topic_bytes_out_total", Help: "Record batch bytes returned by fetches, by topic."}, []string{"topic"})
+	m.sendfile = prometheus.NewCounter(prometheus.CounterOpts{Name: "chronik_fetch_sendfile_bytes_total", Help: "Record bytes fetch responses sent from the segment files with sendfile (not copied through the broker)."})
 	m.produceErrs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chronik_topic_produce_errors_total", Help: "Partition appends refused, by topic."}, []string{"topic"})
 	m.conns = prometheus.NewGauge(prometheus.GaugeOpts{Name: "chronik_connections", Help: "Open client connections."})
 	m.fsyncs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "chronik_fsync_duration_seconds", Help: "Duration of group-commit fsyncs of partition segments (the count is the number of fsyncs).", Buckets: prometheus.ExponentialBuckets(0.00005, 3, 10)})
 	m.fsyncBytes = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "chronik_fsync_batch_bytes", Help: "Bytes made durable by one group-commit fsync.", Buckets: prometheus.ExponentialBuckets(512, 4, 10)})
-	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.recordsIn, m.bytesOut, m.produceErrs, m.conns, m.fsyncs, m.fsyncBytes,
+	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.recordsIn, m.bytesOut, m.sendfile, m.produceErrs, m.conns, m.fsyncs, m.fsyncBytes,
 		stateCollector{b}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -72,6 +74,8 @@ func (m *metrics) produceError(topic string) { m.produceErrs.WithLabelValues(top
 func (m *metrics) fetched(topic string, bytes int) {
 	m.bytesOut.WithLabelValues(topic).Add(float64(bytes))
 }
+
+func (m *metrics) sentFromFile(bytes int) { m.sendfile.Add(float64(bytes)) }
 
 func (m *metrics) synced(d time.Duration, bytes int64) {
 	m.fsyncs.Observe(d.Seconds())

@@ -24,6 +24,7 @@
 #   BENCH_LATENCY_DURATION  seconds of the latency run (10)
 #   BENCH_PARTITIONS        partitions of each topic (6)
 #   BENCH_BROKERS           which brokers, in order ("chronik kfake"); also chronik-drop (--page-cache-tail 32 MiB)
+#                           and chronik-copy (--fetch-copy: no sendfile)
 #   BENCH_DIR               work directory (default: a new one under $TMPDIR)
 #   BENCH_KEEP=1            keep the work directory (logs, JSON results, results.tsv)
 #   BENCH_KEEP_DATA=1       keep each broker's data directory too (GiBs; it also
@@ -103,6 +104,10 @@ start_broker() {
     chronik-drop) # Chronik dropping synced data but the last 32 MiB a partition from the page cache
       "$CHRONIK" start --bind-addr 127.0.0.1 --kafka-port "$port" --metrics-port 0 \
         --data-dir "$data" --log-level warn --page-cache-tail 33554432 >>"$log" 2>&1 &
+      ;;
+    chronik-copy) # Chronik copying fetched records through the broker (no sendfile)
+      "$CHRONIK" start --bind-addr 127.0.0.1 --kafka-port "$port" --metrics-port 0 \
+        --data-dir "$data" --log-level warn --fetch-copy >>"$log" 2>&1 &
       ;;
     kfake)
       "$ROOT/bin/kfake-peer" -port "$port" -data-dir "$data" >>"$log" 2>&1 &

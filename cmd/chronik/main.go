@@ -86,6 +86,7 @@ type startOptions struct {
 	logFormat      string
 	fsync          string
 	pageCacheTail  int64
+	fetchCopy      bool
 	nodeID         int
 	autoCreate     bool
 	numPartitions  int
@@ -163,6 +164,7 @@ func parseStartFlags(args []string, stderr io.Writer) (startOptions, *flag.FlagS
 	fs.StringVar(&o.logFormat, "log-format", envOr("CHRONIK_LOG_FORMAT", "text"), "text or json (CHRONIK_LOG_FORMAT)")
 	fs.StringVar(&o.fsync, "fsync", envOr("CHRONIK_FSYNC", "always"), "always: fsync before acknowledging; or an interval such as 100ms to fsync in the background (CHRONIK_FSYNC)")
 	fs.Int64Var(&o.pageCacheTail, "page-cache-tail", ei64("CHRONIK_PAGE_CACHE_TAIL", broker.DefaultPageCacheTail), "if positive, bytes at the end of each partition kept in the page cache once fsynced; older ones are dropped so appends reuse the pages; 0 keeps everything, as Kafka (CHRONIK_PAGE_CACHE_TAIL)")
+	fs.BoolVar(&o.fetchCopy, "fetch-copy", eb("CHRONIK_FETCH_COPY", false), "copy fetched records through the broker instead of sending them from the segment files with sendfile, on plaintext listeners (CHRONIK_FETCH_COPY)")
 	fs.IntVar(&o.nodeID, "node-id", ei("CHRONIK_NODE_ID", 1), "node.id (CHRONIK_NODE_ID)")
 	fs.BoolVar(&o.autoCreate, "auto-create-topics", eb("CHRONIK_AUTO_CREATE_TOPICS", true), "auto.create.topics.enable (CHRONIK_AUTO_CREATE_TOPICS)")
 	fs.IntVar(&o.numPartitions, "num-partitions", ei("CHRONIK_NUM_PARTITIONS", 1), "num.partitions for auto-created topics (CHRONIK_NUM_PARTITIONS)")
@@ -217,6 +219,7 @@ func (o startOptions) config(logger *slog.Logger) (broker.Config, error) {
 		return cfg, fmt.Errorf("--page-cache-tail %d is negative", o.pageCacheTail)
 	}
 	cfg.PageCacheTail = o.pageCacheTail
+	cfg.FetchCopy = o.fetchCopy
 	cfg.NodeID = int32(o.nodeID)
 	cfg.AutoCreateTopics = o.autoCreate
 	cfg.NumPartitions = int32(o.numPartitions)

@@ -94,6 +94,7 @@ func TestParseStartSources(t *testing.T) {
 		"CHRONIK_LOG_FORMAT":         "json",
 		"CHRONIK_FSYNC":              "250ms",
 		"CHRONIK_PAGE_CACHE_TAIL":    "4194304",
+		"CHRONIK_FETCH_COPY":         "true",
 		"CHRONIK_NODE_ID":            "7",
 		"CHRONIK_AUTO_CREATE_TOPICS": "false",
 		"CHRONIK_NUM_PARTITIONS":     "12",
@@ -101,7 +102,7 @@ func TestParseStartSources(t *testing.T) {
 	allFlags := []string{
 		"--kafka-port", "29092", "--bind-addr", "127.0.0.1", "--advertised-addr", "broker-0.internal:29999",
 		"--data-dir", "/data", "--metrics-port", "0", "--log-level", "warn", "--log-format", "text",
-		"--fsync", "always", "--page-cache-tail", "1048576", "--node-id", "3", "--auto-create-topics=true", "--num-partitions", "2",
+		"--fsync", "always", "--page-cache-tail", "1048576", "--fetch-copy=false", "--node-id", "3", "--auto-create-topics=true", "--num-partitions", "2",
 	}
 	tests := []struct {
 		name  string
@@ -112,14 +113,14 @@ func TestParseStartSources(t *testing.T) {
 		{"env overrides every default", allEnv, nil, func(t *testing.T, o startOptions, cfg broker.Config) {
 			want := startOptions{
 				kafkaPort: 19092, bindAddr: "10.1.2.3", advertisedAddr: "kafka.example", dataDir: "/var/lib/chronik",
-				metricsPort: 19093, logLevel: "debug", logFormat: "json", fsync: "250ms", pageCacheTail: 4 << 20, nodeID: 7,
+				metricsPort: 19093, logLevel: "debug", logFormat: "json", fsync: "250ms", pageCacheTail: 4 << 20, fetchCopy: true, nodeID: 7,
 				autoCreate: false, numPartitions: 12,
 			}
 			if o != want {
 				t.Errorf("options\n got %+v\nwant %+v", o, want)
 			}
 			if cfg.Listen != "10.1.2.3:19092" || cfg.MetricsListen != "10.1.2.3:19093" || cfg.DataDir != "/var/lib/chronik" ||
-				cfg.FsyncInterval != 250*time.Millisecond || cfg.PageCacheTail != 4<<20 || cfg.NodeID != 7 || cfg.AutoCreateTopics || cfg.NumPartitions != 12 ||
+				cfg.FsyncInterval != 250*time.Millisecond || cfg.PageCacheTail != 4<<20 || !cfg.FetchCopy || cfg.NodeID != 7 || cfg.AutoCreateTopics || cfg.NumPartitions != 12 ||
 				cfg.AdvertisedHost != "kafka.example" || cfg.AdvertisedPort != 0 {
 				t.Errorf("config %+v", cfg)
 			}
@@ -133,7 +134,7 @@ func TestParseStartSources(t *testing.T) {
 			if o != want {
 				t.Errorf("options\n got %+v\nwant %+v", o, want)
 			}
-			if cfg.Listen != "127.0.0.1:29092" || cfg.MetricsListen != "" || cfg.FsyncInterval != 0 || cfg.PageCacheTail != 1<<20 ||
+			if cfg.Listen != "127.0.0.1:29092" || cfg.MetricsListen != "" || cfg.FsyncInterval != 0 || cfg.PageCacheTail != 1<<20 || cfg.FetchCopy ||
 				cfg.AdvertisedHost != "broker-0.internal" || cfg.AdvertisedPort != 29999 {
 				t.Errorf("config %+v", cfg)
 			}
