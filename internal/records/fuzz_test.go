@@ -176,6 +176,14 @@ func FuzzRecords(f *testing.F) {
 		if (err == nil) != (ierr == nil) {
 			t.Fatalf("RecordsOf says %v, Iterate %v", err, ierr)
 		}
+		if codec%8 == 0 && count >= 0 {
+			// Checking alone (checkRecord) accepts exactly what parsing does.
+			cerr := walkRecords(sec, int(count), nil)
+			perr := walkRecords(sec, int(count), func(*Record) {})
+			if (cerr == nil) != (perr == nil) || (cerr != nil && errors.Is(cerr, ErrInvalid) != errors.Is(perr, ErrInvalid)) {
+				t.Fatalf("checking says %v, parsing %v", cerr, perr)
+			}
+		}
 		if err != nil {
 			if !isRecordsErr(err) {
 				t.Fatalf("unexpected error %v", err)
@@ -209,3 +217,4 @@ func FuzzRecords(f *testing.F) {
 		}
 	})
 }
+

@@ -104,7 +104,7 @@ func iterRecords(b []byte, count int, lastDelta int32, fn func(*Record) error) e
 	var r Record
 	prev := int32(-1)
 	for i := 0; i < count; i++ {
-		l, n := binary.Varint(b)
+		l, n := varint(b)
 		if n <= 0 || l < 0 || int64(len(b)-n) < l {
 			return fmt.Errorf("%w: record %d: bad length", ErrCorrupt, i)
 		}
