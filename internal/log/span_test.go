@@ -18,15 +18,13 @@ func TestReadSpanMatchesRead(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 11))
 		cfg := Config{SegmentBytes: int64(40_000 + rng.IntN(60_000)), IndexIntervalBytes: 64 + rng.IntN(2000)}
 		p := openTest(t, t.TempDir(), cfg, Options{})
-		seqs := map[int64]int32{}
-		open := map[int64]bool{}
+		tp := newTxnProducers()
 		for i := 0; i < 500; i++ {
 			pid := int64(1 + rng.IntN(3))
 			var err error
 			switch r := rng.IntN(10); {
-			case open[pid] && r < 2:
-				_, err = p.AppendMarker(pid, 0, r == 0, 0)
-				open[pid] = false
+			case tp.open[pid] && r < 2:
+				err = tp.end(p, pid, r == 0)
 			case r < 6:
 				size := 1 + rng.IntN(200)
 				if rng.IntN(20) == 0 {
@@ -34,10 +32,7 @@ func TestReadSpanMatchesRead(t *testing.T) {
 				}
 				_, err = p.Append(makeBatch(batchSpec{records: 1 + rng.IntN(4), valueSize: size}))
 			default:
-				n := 1 + rng.IntN(3)
-				_, err = p.Append(txnBatch(pid, 0, seqs[pid], n))
-				seqs[pid] += int32(n)
-				open[pid] = true
+				err = tp.data(p, pid, 1+rng.IntN(3))
 			}
 			must(t, err)
 		}

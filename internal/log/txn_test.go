@@ -197,6 +197,33 @@ func checkTxnState(t *testing.T, p *Partition, what string) {
 	}
 }
 
+// txnProducers writes the transactions of several producers to a
+// partition, keeping each one's next sequence and whether it has a
+// transaction open.
+type txnProducers struct {
+	seqs map[int64]int32
+	open map[int64]bool
+}
+
+func newTxnProducers() *txnProducers {
+	return &txnProducers{seqs: map[int64]int32{}, open: map[int64]bool{}}
+}
+
+// data appends n records of pid's transaction (opening it if need be).
+func (tp *txnProducers) data(p *Partition, pid int64, n int) error {
+	_, err := p.Append(txnBatch(pid, 0, tp.seqs[pid], n))
+	tp.seqs[pid] += int32(n)
+	tp.open[pid] = true
+	return err
+}
+
+// end appends the marker that commits or aborts pid's transaction.
+func (tp *txnProducers) end(p *Partition, pid int64, commit bool) error {
+	_, err := p.AppendMarker(pid, 0, commit, 0)
+	tp.open[pid] = false
+	return err
+}
+
 // TestTxnPowerLoss runs transactions of a few producers, crashes the
 // filesystem at a random point, and checks that the recovered transaction
 // state (open transactions, LSO, aborted list) is exactly what the
@@ -211,23 +238,18 @@ func TestTxnPowerLoss(t *testing.T) {
 		p, err := Open(dir, "t", 0, cfg, opts)
 		must(t, err)
 		var crashed *vfs.MemFS
-		seqs := map[int64]int32{}
-		open := map[int64]bool{}
+		tp := newTxnProducers()
 		steps := 30 + rng.IntN(80)
 		crashAt := rng.IntN(steps)
 		for i := 0; i < steps; i++ {
 			pid := int64(1 + rng.IntN(3))
 			switch {
-			case open[pid] && rng.IntN(3) == 0:
-				_, err = p.AppendMarker(pid, 0, rng.IntN(2) == 0, 0)
-				open[pid] = false
+			case tp.open[pid] && rng.IntN(3) == 0:
+				err = tp.end(p, pid, rng.IntN(2) == 0)
 			case rng.IntN(5) == 0:
 				_, err = p.Append(makeBatch(batchSpec{records: 1 + rng.IntN(3)}))
 			default:
-				n := 1 + rng.IntN(3)
-				_, err = p.Append(txnBatch(pid, 0, seqs[pid], n))
-				seqs[pid] += int32(n)
-				open[pid] = true
+				err = tp.data(p, pid, 1+rng.IntN(3))
 			}
 			must(t, err)
 			if rng.IntN(4) == 0 {
