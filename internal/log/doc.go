@@ -216,10 +216,12 @@
 //	                aborted: txnView); held only briefly
 //	indexFile.mu, segment.tsMu, maintenance.pmu   leaves
 //
-// Read, ReadCommittedInto, LastStableOffset, AbortedTxns, Offsets,
-// OffsetForTimestamp and MaxTimestamp take only vmu, briefly,
+// Read, ReadCommittedInto, ReadSpan, LastStableOffset, AbortedTxns,
+// Offsets, OffsetForTimestamp and MaxTimestamp take only vmu, briefly,
 // then use ReadAt without locks, so they never wait behind a write or an
-// fsync, and never read past the HW's byte position. The syncer never takes
+// fsync, and never read past the HW's byte position. A Span (ReadSpan: where
+// whole batches are, for sendfile) holds its segment like a read in flight,
+// until Release. The syncer never takes
 // mu. A cleaning holds only cleanMu while it reads and writes, mu briefly
 // to copy producer state, and maintenance.mu for its swap. Manager.mu is
 // taken before, never inside, any partition lock.
