@@ -217,4 +217,3 @@ func FuzzRecords(f *testing.F) {
 		}
 	})
 }
-
