@@ -192,149 +192,130 @@ func (r *request) authorizedOps(rt auth.ResourceType, name string) int32 {
 	return bits
 }
 
+// splitDenied takes out of *items those allowed refuses and returns them,
+// in order; the request goes on with the rest.
+func splitDenied[T any](items *[]T, allowed func(*T) bool) []T {
+	var denied []T
+	keep := (*items)[:0:0]
+	for i := range *items {
+		if allowed(&(*items)[i]) {
+			keep = append(keep, (*items)[i])
+		} else {
+			denied = append(denied, (*items)[i])
+		}
+	}
+	if len(denied) > 0 {
+		*items = keep
+	}
+	return denied
+}
+
+// answerDenied is the post hook that answers each denied item in the
+// response, nil when none was denied.
+func answerDenied[T any](denied []T, answer func(kmsg.Response, *T)) func(kmsg.Response) {
+	if len(denied) == 0 {
+		return nil
+	}
+	return func(resp kmsg.Response) {
+		for i := range denied {
+			answer(resp, &denied[i])
+		}
+	}
+}
+
 // ---- topics ----
 
 func aclProduce(r *request) (func(kmsg.Response), kmsg.Response, error) {
 	req := r.kreq.(*kmsg.ProduceRequest)
 	txnDenied := req.TransactionID != nil && !r.authorize(auth.OpWrite, auth.ResourceTransactionalID, *req.TransactionID)
-	var denied []kmsg.ProduceRequestTopic
-	keep := req.Topics[:0:0]
-	for _, t := range req.Topics {
-		if !txnDenied && r.allowedTopic(auth.OpWrite, t.Topic, t.TopicID) {
-			keep = append(keep, t)
-		} else {
-			denied = append(denied, t)
-		}
-	}
-	if len(denied) == 0 {
-		return nil, nil, nil
-	}
-	if req.Acks == 0 {
+	denied := splitDenied(&req.Topics, func(t *kmsg.ProduceRequestTopic) bool {
+		return !txnDenied && r.allowedTopic(auth.OpWrite, t.Topic, t.TopicID)
+	})
+	if len(denied) > 0 && req.Acks == 0 {
 		// acks=0 is never answered: like any failed acks=0 produce, we
 		// close the connection so the client notices.
 		return nil, nil, fmt.Errorf("acks=0 produce by %s refused: not authorized", r.c.auth.principal)
 	}
-	req.Topics = keep
 	code := codeTopicAuth
 	if txnDenied {
 		code = codeTxnAuth
 	}
-	return func(resp kmsg.Response) {
-		pr := resp.(*kmsg.ProduceResponse)
-		for _, t := range denied {
-			rt := kmsg.NewProduceResponseTopic()
-			rt.Topic, rt.TopicID = t.Topic, t.TopicID
-			for _, p := range t.Partitions {
-				rp := kmsg.NewProduceResponseTopicPartition()
-				rp.Partition, rp.ErrorCode, rp.BaseOffset, rp.LogAppendTime, rp.LogStartOffset = p.Partition, code, -1, -1, -1
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			pr.Topics = append(pr.Topics, rt)
+	return answerDenied(denied, func(resp kmsg.Response, t *kmsg.ProduceRequestTopic) {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewProduceResponseTopicPartition()
+			rp.Partition, rp.ErrorCode, rp.BaseOffset, rp.LogAppendTime, rp.LogStartOffset = p.Partition, code, -1, -1, -1
+			rt.Partitions = append(rt.Partitions, rp)
 		}
-	}, nil, nil
+		pr := resp.(*kmsg.ProduceResponse)
+		pr.Topics = append(pr.Topics, rt)
+	}), nil, nil
 }
 
 func aclFetch(r *request) (func(kmsg.Response), kmsg.Response, error) {
 	req := r.kreq.(*kmsg.FetchRequest)
 	replica := req.ReplicaID >= 0 || req.ReplicaState.ID >= 0
 	clusterOK := replica && r.authorizeCluster(auth.OpClusterAction)
-	var denied []kmsg.FetchRequestTopic
-	keep := req.Topics[:0:0]
-	for _, t := range req.Topics {
-		ok := clusterOK
-		if !replica {
-			ok = r.allowedTopic(auth.OpRead, t.Topic, t.TopicID)
+	denied := splitDenied(&req.Topics, func(t *kmsg.FetchRequestTopic) bool {
+		if replica {
+			return clusterOK
 		}
-		if ok {
-			keep = append(keep, t)
-		} else {
-			denied = append(denied, t)
+		return r.allowedTopic(auth.OpRead, t.Topic, t.TopicID)
+	})
+	return answerDenied(denied, func(resp kmsg.Response, t *kmsg.FetchRequestTopic) {
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewFetchResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, codeTopicAuth
+			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset, rp.PreferredReadReplica = -1, -1, -1, -1
+			rt.Partitions = append(rt.Partitions, rp)
 		}
-	}
-	if len(denied) == 0 {
-		return nil, nil, nil
-	}
-	req.Topics = keep
-	return func(resp kmsg.Response) {
 		fr := resp.(*kmsg.FetchResponse)
-		for _, t := range denied {
-			rt := kmsg.NewFetchResponseTopic()
-			rt.Topic, rt.TopicID = t.Topic, t.TopicID
-			for _, p := range t.Partitions {
-				rp := kmsg.NewFetchResponseTopicPartition()
-				rp.Partition, rp.ErrorCode = p.Partition, codeTopicAuth
-				rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset, rp.PreferredReadReplica = -1, -1, -1, -1
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			fr.Topics = append(fr.Topics, rt)
-		}
-	}, nil, nil
+		fr.Topics = append(fr.Topics, rt)
+	}), nil, nil
 }
 
 func aclListOffsets(r *request) (func(kmsg.Response), kmsg.Response, error) {
 	req := r.kreq.(*kmsg.ListOffsetsRequest)
-	var denied []kmsg.ListOffsetsRequestTopic
-	keep := req.Topics[:0:0]
-	for _, t := range req.Topics {
-		if r.authorize(auth.OpDescribe, auth.ResourceTopic, t.Topic) {
-			keep = append(keep, t)
-		} else {
-			denied = append(denied, t)
+	denied := splitDenied(&req.Topics, func(t *kmsg.ListOffsetsRequestTopic) bool {
+		return r.authorize(auth.OpDescribe, auth.ResourceTopic, t.Topic)
+	})
+	return answerDenied(denied, func(resp kmsg.Response, t *kmsg.ListOffsetsRequestTopic) {
+		rt := kmsg.NewListOffsetsResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewListOffsetsResponseTopicPartition()
+			rp.Partition, rp.ErrorCode, rp.Timestamp, rp.Offset, rp.LeaderEpoch = p.Partition, codeTopicAuth, -1, -1, -1
+			rt.Partitions = append(rt.Partitions, rp)
 		}
-	}
-	if len(denied) == 0 {
-		return nil, nil, nil
-	}
-	req.Topics = keep
-	return func(resp kmsg.Response) {
 		lr := resp.(*kmsg.ListOffsetsResponse)
-		for _, t := range denied {
-			rt := kmsg.NewListOffsetsResponseTopic()
-			rt.Topic = t.Topic
-			for _, p := range t.Partitions {
-				rp := kmsg.NewListOffsetsResponseTopicPartition()
-				rp.Partition, rp.ErrorCode, rp.Timestamp, rp.Offset, rp.LeaderEpoch = p.Partition, codeTopicAuth, -1, -1, -1
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			lr.Topics = append(lr.Topics, rt)
-		}
-	}, nil, nil
+		lr.Topics = append(lr.Topics, rt)
+	}), nil, nil
 }
 
 func aclOffsetForLeaderEpoch(r *request) (func(kmsg.Response), kmsg.Response, error) {
 	req := r.kreq.(*kmsg.OffsetForLeaderEpochRequest)
 	replica := r.version >= 3 && req.ReplicaID >= 0
 	clusterOK := replica && r.authorizeCluster(auth.OpClusterAction)
-	var denied []kmsg.OffsetForLeaderEpochRequestTopic
-	keep := req.Topics[:0:0]
-	for _, t := range req.Topics {
-		ok := clusterOK
-		if !replica {
-			ok = r.authorize(auth.OpDescribe, auth.ResourceTopic, t.Topic)
+	denied := splitDenied(&req.Topics, func(t *kmsg.OffsetForLeaderEpochRequestTopic) bool {
+		if replica {
+			return clusterOK
 		}
-		if ok {
-			keep = append(keep, t)
-		} else {
-			denied = append(denied, t)
+		return r.authorize(auth.OpDescribe, auth.ResourceTopic, t.Topic)
+	})
+	return answerDenied(denied, func(resp kmsg.Response, t *kmsg.OffsetForLeaderEpochRequestTopic) {
+		rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+			rp.Partition, rp.ErrorCode, rp.LeaderEpoch, rp.EndOffset = p.Partition, codeTopicAuth, -1, -1
+			rt.Partitions = append(rt.Partitions, rp)
 		}
-	}
-	if len(denied) == 0 {
-		return nil, nil, nil
-	}
-	req.Topics = keep
-	return func(resp kmsg.Response) {
 		or := resp.(*kmsg.OffsetForLeaderEpochResponse)
-		for _, t := range denied {
-			rt := kmsg.NewOffsetForLeaderEpochResponseTopic()
-			rt.Topic = t.Topic
-			for _, p := range t.Partitions {
-				rp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
-				rp.Partition, rp.ErrorCode, rp.LeaderEpoch, rp.EndOffset = p.Partition, codeTopicAuth, -1, -1
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			or.Topics = append(or.Topics, rt)
-		}
-	}, nil, nil
+		or.Topics = append(or.Topics, rt)
+	}), nil, nil
 }
 
 func aclMetadata(r *request) (func(kmsg.Response), kmsg.Response, error) {
@@ -458,32 +439,20 @@ func aclDescribeTopicPartitions(r *request) (func(kmsg.Response), kmsg.Response,
 
 func aclDescribeProducers(r *request) (func(kmsg.Response), kmsg.Response, error) {
 	req := r.kreq.(*kmsg.DescribeProducersRequest)
-	var denied []kmsg.DescribeProducersRequestTopic
-	keep := req.Topics[:0:0]
-	for _, t := range req.Topics {
-		if r.authorize(auth.OpRead, auth.ResourceTopic, t.Topic) {
-			keep = append(keep, t)
-		} else {
-			denied = append(denied, t)
+	denied := splitDenied(&req.Topics, func(t *kmsg.DescribeProducersRequestTopic) bool {
+		return r.authorize(auth.OpRead, auth.ResourceTopic, t.Topic)
+	})
+	return answerDenied(denied, func(resp kmsg.Response, t *kmsg.DescribeProducersRequestTopic) {
+		rt := kmsg.NewDescribeProducersResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewDescribeProducersResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p, codeTopicAuth
+			rt.Partitions = append(rt.Partitions, rp)
 		}
-	}
-	if len(denied) == 0 {
-		return nil, nil, nil
-	}
-	req.Topics = keep
-	return func(resp kmsg.Response) {
 		dr := resp.(*kmsg.DescribeProducersResponse)
-		for _, t := range denied {
-			rt := kmsg.NewDescribeProducersResponseTopic()
-			rt.Topic = t.Topic
-			for _, p := range t.Partitions {
-				rp := kmsg.NewDescribeProducersResponseTopicPartition()
-				rp.Partition, rp.ErrorCode = p, codeTopicAuth
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			dr.Topics = append(dr.Topics, rt)
-		}
-	}, nil, nil
+		dr.Topics = append(dr.Topics, rt)
+	}), nil, nil
 }
 
 func aclCreateTopics(r *request) (func(kmsg.Response), kmsg.Response, error) {
@@ -559,57 +528,33 @@ func aclDeleteTopics(r *request) (func(kmsg.Response), kmsg.Response, error) {
 
 func aclDeleteRecords(r *request) (func(kmsg.Response), kmsg.Response, error) {
 	req := r.kreq.(*kmsg.DeleteRecordsRequest)
-	var denied []kmsg.DeleteRecordsRequestTopic
-	keep := req.Topics[:0:0]
-	for _, t := range req.Topics {
-		if r.authorize(auth.OpDelete, auth.ResourceTopic, t.Topic) {
-			keep = append(keep, t)
-		} else {
-			denied = append(denied, t)
+	denied := splitDenied(&req.Topics, func(t *kmsg.DeleteRecordsRequestTopic) bool {
+		return r.authorize(auth.OpDelete, auth.ResourceTopic, t.Topic)
+	})
+	return answerDenied(denied, func(resp kmsg.Response, t *kmsg.DeleteRecordsRequestTopic) {
+		rt := kmsg.NewDeleteRecordsResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewDeleteRecordsResponseTopicPartition()
+			rp.Partition, rp.ErrorCode, rp.LowWatermark = p.Partition, codeTopicAuth, -1
+			rt.Partitions = append(rt.Partitions, rp)
 		}
-	}
-	if len(denied) == 0 {
-		return nil, nil, nil
-	}
-	req.Topics = keep
-	return func(resp kmsg.Response) {
 		dr := resp.(*kmsg.DeleteRecordsResponse)
-		for _, t := range denied {
-			rt := kmsg.NewDeleteRecordsResponseTopic()
-			rt.Topic = t.Topic
-			for _, p := range t.Partitions {
-				rp := kmsg.NewDeleteRecordsResponseTopicPartition()
-				rp.Partition, rp.ErrorCode, rp.LowWatermark = p.Partition, codeTopicAuth, -1
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			dr.Topics = append(dr.Topics, rt)
-		}
-	}, nil, nil
+		dr.Topics = append(dr.Topics, rt)
+	}), nil, nil
 }
 
 func aclCreatePartitions(r *request) (func(kmsg.Response), kmsg.Response, error) {
 	req := r.kreq.(*kmsg.CreatePartitionsRequest)
-	var denied []string
-	keep := req.Topics[:0:0]
-	for _, t := range req.Topics {
-		if r.authorize(auth.OpAlter, auth.ResourceTopic, t.Topic) {
-			keep = append(keep, t)
-		} else {
-			denied = append(denied, t.Topic)
-		}
-	}
-	if len(denied) == 0 {
-		return nil, nil, nil
-	}
-	req.Topics = keep
-	return func(resp kmsg.Response) {
+	denied := splitDenied(&req.Topics, func(t *kmsg.CreatePartitionsRequestTopic) bool {
+		return r.authorize(auth.OpAlter, auth.ResourceTopic, t.Topic)
+	})
+	return answerDenied(denied, func(resp kmsg.Response, d *kmsg.CreatePartitionsRequestTopic) {
+		t := kmsg.NewCreatePartitionsResponseTopic()
+		t.Topic, t.ErrorCode, t.ErrorMessage = d.Topic, codeTopicAuth, kmsg.StringPtr(kerr.TopicAuthorizationFailed.Description)
 		cr := resp.(*kmsg.CreatePartitionsResponse)
-		for _, name := range denied {
-			t := kmsg.NewCreatePartitionsResponseTopic()
-			t.Topic, t.ErrorCode, t.ErrorMessage = name, codeTopicAuth, kmsg.StringPtr(kerr.TopicAuthorizationFailed.Description)
-			cr.Topics = append(cr.Topics, t)
-		}
-	}, nil, nil
+		cr.Topics = append(cr.Topics, t)
+	}), nil, nil
 }
 
 // ---- configs ----
@@ -632,82 +577,65 @@ type deniedConfig struct {
 	code int16
 }
 
+func (d *deniedConfig) message() *string {
+	return kmsg.StringPtr(kerr.ErrorForCode(d.code).(*kerr.Error).Description)
+}
+
+// aclConfigs checks op on each of the resources of a config request
+// (configResource) and answers the denied ones.
+func aclConfigs[Q any](r *request, op auth.Operation, resources *[]Q, key func(*Q) (kmsg.ConfigResourceType, string), answer func(kmsg.Response, *deniedConfig)) func(kmsg.Response) {
+	var denied []deniedConfig
+	splitDenied(resources, func(q *Q) bool {
+		typ, name := key(q)
+		ok, code := r.configResource(op, typ, name)
+		if !ok {
+			denied = append(denied, deniedConfig{typ, name, code})
+		}
+		return ok
+	})
+	return answerDenied(denied, answer)
+}
+
 func aclDescribeConfigs(r *request) (func(kmsg.Response), kmsg.Response, error) {
 	req := r.kreq.(*kmsg.DescribeConfigsRequest)
-	var denied []deniedConfig
-	keep := req.Resources[:0:0]
-	for _, res := range req.Resources {
-		if ok, code := r.configResource(auth.OpDescribeConfigs, res.ResourceType, res.ResourceName); ok {
-			keep = append(keep, res)
-		} else {
-			denied = append(denied, deniedConfig{res.ResourceType, res.ResourceName, code})
-		}
-	}
-	if len(denied) == 0 {
-		return nil, nil, nil
-	}
-	req.Resources = keep
-	return func(resp kmsg.Response) {
-		dr := resp.(*kmsg.DescribeConfigsResponse)
-		for _, d := range denied {
+	return aclConfigs(r, auth.OpDescribeConfigs, &req.Resources,
+		func(q *kmsg.DescribeConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return q.ResourceType, q.ResourceName
+		},
+		func(resp kmsg.Response, d *deniedConfig) {
 			res := kmsg.NewDescribeConfigsResponseResource()
-			res.ResourceType, res.ResourceName, res.ErrorCode = d.typ, d.name, d.code
-			res.ErrorMessage = kmsg.StringPtr(kerr.ErrorForCode(d.code).(*kerr.Error).Description)
+			res.ResourceType, res.ResourceName, res.ErrorCode, res.ErrorMessage = d.typ, d.name, d.code, d.message()
+			dr := resp.(*kmsg.DescribeConfigsResponse)
 			dr.Resources = append(dr.Resources, res)
-		}
-	}, nil, nil
+		}), nil, nil
 }
 
 func aclAlterConfigs(r *request) (func(kmsg.Response), kmsg.Response, error) {
 	req := r.kreq.(*kmsg.AlterConfigsRequest)
-	var denied []deniedConfig
-	keep := req.Resources[:0:0]
-	for _, res := range req.Resources {
-		if ok, code := r.configResource(auth.OpAlterConfigs, res.ResourceType, res.ResourceName); ok {
-			keep = append(keep, res)
-		} else {
-			denied = append(denied, deniedConfig{res.ResourceType, res.ResourceName, code})
-		}
-	}
-	if len(denied) == 0 {
-		return nil, nil, nil
-	}
-	req.Resources = keep
-	return func(resp kmsg.Response) {
-		ar := resp.(*kmsg.AlterConfigsResponse)
-		for _, d := range denied {
+	return aclConfigs(r, auth.OpAlterConfigs, &req.Resources,
+		func(q *kmsg.AlterConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return q.ResourceType, q.ResourceName
+		},
+		func(resp kmsg.Response, d *deniedConfig) {
 			res := kmsg.NewAlterConfigsResponseResource()
-			res.ResourceType, res.ResourceName, res.ErrorCode = d.typ, d.name, d.code
-			res.ErrorMessage = kmsg.StringPtr(kerr.ErrorForCode(d.code).(*kerr.Error).Description)
+			res.ResourceType, res.ResourceName, res.ErrorCode, res.ErrorMessage = d.typ, d.name, d.code, d.message()
+			ar := resp.(*kmsg.AlterConfigsResponse)
 			ar.Resources = append(ar.Resources, res)
-		}
-	}, nil, nil
+		}), nil, nil
 }
 
 func aclIncrementalAlterConfigs(r *request) (func(kmsg.Response), kmsg.Response, error) {
 	req := r.kreq.(*kmsg.IncrementalAlterConfigsRequest)
-	var denied []deniedConfig
-	keep := req.Resources[:0:0]
-	for _, res := range req.Resources {
-		if ok, code := r.configResource(auth.OpAlterConfigs, res.ResourceType, res.ResourceName); ok {
-			keep = append(keep, res)
-		} else {
-			denied = append(denied, deniedConfig{res.ResourceType, res.ResourceName, code})
-		}
-	}
-	if len(denied) == 0 {
-		return nil, nil, nil
-	}
-	req.Resources = keep
-	return func(resp kmsg.Response) {
-		ar := resp.(*kmsg.IncrementalAlterConfigsResponse)
-		for _, d := range denied {
+	return aclConfigs(r, auth.OpAlterConfigs, &req.Resources,
+		func(q *kmsg.IncrementalAlterConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return q.ResourceType, q.ResourceName
+		},
+		func(resp kmsg.Response, d *deniedConfig) {
 			res := kmsg.NewIncrementalAlterConfigsResponseResource()
-			res.ResourceType, res.ResourceName, res.ErrorCode = d.typ, d.name, d.code
-			res.ErrorMessage = kmsg.StringPtr(kerr.ErrorForCode(d.code).(*kerr.Error).Description)
+			res.ResourceType, res.ResourceName, res.ErrorCode, res.ErrorMessage = d.typ, d.name, d.code, d.message()
+			ar := resp.(*kmsg.IncrementalAlterConfigsResponse)
 			ar.Resources = append(ar.Resources, res)
-		}
-	}, nil, nil
+		}), nil, nil
 }
 
 // ---- groups ----
@@ -756,19 +684,12 @@ func aclOffsetCommit(r *request) (func(kmsg.Response), kmsg.Response, error) {
 		resp.Topics = topicErrs(req.Topics, codeGroupAuth)
 		return nil, resp, nil
 	}
-	var denied []kmsg.OffsetCommitRequestTopic
-	keep := req.Topics[:0:0]
-	for _, t := range req.Topics {
-		if r.allowedTopic(auth.OpRead, t.Topic, t.TopicID) {
-			keep = append(keep, t)
-		} else {
-			denied = append(denied, t)
-		}
-	}
+	denied := splitDenied(&req.Topics, func(t *kmsg.OffsetCommitRequestTopic) bool {
+		return r.allowedTopic(auth.OpRead, t.Topic, t.TopicID)
+	})
 	if len(denied) == 0 {
 		return nil, nil, nil
 	}
-	req.Topics = keep
 	return func(resp kmsg.Response) {
 		cr := resp.(*kmsg.OffsetCommitResponse)
 		cr.Topics = append(cr.Topics, topicErrs(denied, codeTopicAuth)...)
@@ -915,28 +836,14 @@ func aclFindCoordinator(r *request) (func(kmsg.Response), kmsg.Response, error) 
 		resp.ErrorMessage = kmsg.StringPtr(kerr.ErrorForCode(code).(*kerr.Error).Description)
 		return nil, resp, nil
 	}
-	var denied []string
-	keep := req.CoordinatorKeys[:0:0]
-	for _, k := range req.CoordinatorKeys {
-		if r.authorize(auth.OpDescribe, rt, k) {
-			keep = append(keep, k)
-		} else {
-			denied = append(denied, k)
-		}
-	}
-	if len(denied) == 0 {
-		return nil, nil, nil
-	}
-	req.CoordinatorKeys = keep
-	return func(resp kmsg.Response) {
+	denied := splitDenied(&req.CoordinatorKeys, func(k *string) bool { return r.authorize(auth.OpDescribe, rt, *k) })
+	return answerDenied(denied, func(resp kmsg.Response, k *string) {
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key, c.NodeID, c.Port, c.ErrorCode = *k, -1, -1, code
+		c.ErrorMessage = kmsg.StringPtr(kerr.ErrorForCode(code).(*kerr.Error).Description)
 		fr := resp.(*kmsg.FindCoordinatorResponse)
-		for _, k := range denied {
-			c := kmsg.NewFindCoordinatorResponseCoordinator()
-			c.Key, c.NodeID, c.Port, c.ErrorCode = k, -1, -1, code
-			c.ErrorMessage = kmsg.StringPtr(kerr.ErrorForCode(code).(*kerr.Error).Description)
-			fr.Coordinators = append(fr.Coordinators, c)
-		}
-	}, nil, nil
+		fr.Coordinators = append(fr.Coordinators, c)
+	}), nil, nil
 }
 
 func aclDescribeGroups(r *request) (func(kmsg.Response), kmsg.Response, error) {
@@ -986,27 +893,13 @@ func aclListGroups(r *request) (func(kmsg.Response), kmsg.Response, error) {
 
 func aclDeleteGroups(r *request) (func(kmsg.Response), kmsg.Response, error) {
 	req := r.kreq.(*kmsg.DeleteGroupsRequest)
-	var denied []string
-	keep := req.Groups[:0:0]
-	for _, g := range req.Groups {
-		if r.authorize(auth.OpDelete, auth.ResourceGroup, g) {
-			keep = append(keep, g)
-		} else {
-			denied = append(denied, g)
-		}
-	}
-	if len(denied) == 0 {
-		return nil, nil, nil
-	}
-	req.Groups = keep
-	return func(resp kmsg.Response) {
+	denied := splitDenied(&req.Groups, func(g *string) bool { return r.authorize(auth.OpDelete, auth.ResourceGroup, *g) })
+	return answerDenied(denied, func(resp kmsg.Response, g *string) {
+		rg := kmsg.NewDeleteGroupsResponseGroup()
+		rg.Group, rg.ErrorCode = *g, codeGroupAuth
 		dr := resp.(*kmsg.DeleteGroupsResponse)
-		for _, g := range denied {
-			rg := kmsg.NewDeleteGroupsResponseGroup()
-			rg.Group, rg.ErrorCode = g, codeGroupAuth
-			dr.Groups = append(dr.Groups, rg)
-		}
-	}, nil, nil
+		dr.Groups = append(dr.Groups, rg)
+	}), nil, nil
 }
 
 func aclOffsetDelete(r *request) (func(kmsg.Response), kmsg.Response, error) {
@@ -1014,32 +907,20 @@ func aclOffsetDelete(r *request) (func(kmsg.Response), kmsg.Response, error) {
 	if !r.authorize(auth.OpDelete, auth.ResourceGroup, req.Group) {
 		return nil, topLevelError(req, codeGroupAuth), nil
 	}
-	var denied []kmsg.OffsetDeleteRequestTopic
-	keep := req.Topics[:0:0]
-	for _, t := range req.Topics {
-		if r.authorize(auth.OpRead, auth.ResourceTopic, t.Topic) {
-			keep = append(keep, t)
-		} else {
-			denied = append(denied, t)
+	denied := splitDenied(&req.Topics, func(t *kmsg.OffsetDeleteRequestTopic) bool {
+		return r.authorize(auth.OpRead, auth.ResourceTopic, t.Topic)
+	})
+	return answerDenied(denied, func(resp kmsg.Response, t *kmsg.OffsetDeleteRequestTopic) {
+		rt := kmsg.NewOffsetDeleteResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, codeTopicAuth
+			rt.Partitions = append(rt.Partitions, rp)
 		}
-	}
-	if len(denied) == 0 {
-		return nil, nil, nil
-	}
-	req.Topics = keep
-	return func(resp kmsg.Response) {
 		dr := resp.(*kmsg.OffsetDeleteResponse)
-		for _, t := range denied {
-			rt := kmsg.NewOffsetDeleteResponseTopic()
-			rt.Topic = t.Topic
-			for _, p := range t.Partitions {
-				rp := kmsg.NewOffsetDeleteResponseTopicPartition()
-				rp.Partition, rp.ErrorCode = p.Partition, codeTopicAuth
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			dr.Topics = append(dr.Topics, rt)
-		}
-	}, nil, nil
+		dr.Topics = append(dr.Topics, rt)
+	}), nil, nil
 }
 
 // ---- cluster ----
