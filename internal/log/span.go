@@ -33,6 +33,9 @@ func (s *Span) Reader() *io.SectionReader {
 
 // ReadInto appends the span's bytes to dst.
 func (s *Span) ReadInto(dst []byte) ([]byte, error) {
+	if s.Len == 0 {
+		return dst, nil
+	}
 	n := len(dst)
 	dst = append(dst, make([]byte, s.Len)...)
 	if m, err := s.seg.log.ReadAt(dst[n:], s.Pos); m < s.Len {
@@ -94,11 +97,14 @@ func (s *segment) spanEnd(start, limit int64, maxBytes int, minOneBatch bool, st
 			}
 		}
 	}
-	var bad, corrupt bool
+	var corrupt bool
+	checked := from == start // the batch at from is the index entry's
 	walk := func(b batchInfo) bool {
-		if b.pos == from && fromBase >= 0 && b.base != fromBase {
-			bad = true // a wrong index entry (damaged file)
-			return false
+		if b.pos == from && fromBase >= 0 {
+			if b.base != fromBase {
+				return false // a wrong index entry (damaged file)
+			}
+			checked = true
 		}
 		if b.base >= stop {
 			return false
@@ -117,9 +123,12 @@ func (s *segment) spanEnd(start, limit int64, maxBytes int, minOneBatch bool, st
 	}
 	end, last = from, fromBase-1
 	_, err = s.walkHeaders(from, limit, walk)
-	if bad || (err != nil && from > start && !errors.Is(err, ErrStorage)) {
+	if !checked {
+		if errors.Is(err, ErrStorage) {
+			return start, -1, err
+		}
 		// The index is a cache: walk from start instead.
-		bad, from, fromBase = false, start, -1
+		from, fromBase = start, -1
 		end, last = start, -1
 		_, err = s.walkHeaders(start, limit, walk)
 	}
