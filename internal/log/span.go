@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/chronik-stream/chronik/internal/records"
 	"github.com/chronik-stream/chronik/internal/vfs"
@@ -37,7 +38,7 @@ func (s *Span) ReadInto(dst []byte) ([]byte, error) {
 		return dst, nil
 	}
 	n := len(dst)
-	dst = append(dst, make([]byte, s.Len)...)
+	dst = slices.Grow(dst, s.Len)[:n+s.Len] // no zeroing: ReadAt fills it or we fail
 	if m, err := s.seg.log.ReadAt(dst[n:], s.Pos); m < s.Len {
 		if err == nil || errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
