@@ -40,6 +40,7 @@ func (b *Broker) logConfig(t meta.Topic, bc meta.BrokerConfigs) klog.Config {
 	c.TimestampBeforeMaxMs = lc.MessageTimestampBeforeMaxMs
 	c.TimestampAfterMaxMs = lc.MessageTimestampAfterMaxMs
 	c.FlushInterval = b.cfg.FsyncInterval
+	c.Preallocate = lc.Preallocate
 	c.Delete, c.Compact = lc.Delete, lc.Compact
 	c.RetentionMs, c.RetentionBytes = lc.RetentionMs, lc.RetentionBytes
 	c.FileDeleteDelayMs = lc.FileDeleteDelayMs

@@ -41,6 +41,10 @@ type Config struct {
 	// for throughput: the HW follows the log end right after the write and
 	// the syncer fsyncs every interval.
 	FlushInterval time.Duration
+	// Preallocate is preallocate: reserve the disk blocks of segment.bytes
+	// when a segment takes its first append, instead of a little ahead of
+	// the appends (reserve.go).
+	Preallocate bool
 
 	// Delete and Compact are cleanup.policy: "delete" (retention.go) drops
 	// whole closed segments past the retention limits; "compact"

@@ -356,6 +356,7 @@ func (p *Partition) writeLocked(cfg *Config, batches []byte, hdrs []records.Head
 		records.SetBaseOffset(batches[off:], hdrs[i].BaseOffset) // invariant 5: offsets assigned here only
 		off += hdrs[i].Size()
 	}
+	seg.reserve(cfg, size+int64(len(batches)))
 	if _, err := seg.log.Write(batches); err != nil {
 		err = storageErr("write", seg.name(), err)
 		p.fail(err)
@@ -441,6 +442,7 @@ func (p *Partition) roll(next int64) (*segment, error) {
 	if err := errors.Join(seg.offsets.sealed(), seg.times.sealed()); err != nil {
 		return fail(err)
 	}
+	seg.unreserve()
 	seg.setMaxTimestamp(p.activeMax.ts, p.activeMax.off)
 
 	if err := p.writeProducerSnapshot(next); err != nil {
@@ -681,6 +683,9 @@ func (p *Partition) Close() error {
 		}
 		segs := p.segs
 		p.vmu.Unlock()
+		if len(segs) > 0 {
+			segs[len(segs)-1].unreserve()
+		}
 		for _, s := range segs {
 			errs = append(errs, s.close())
 		}

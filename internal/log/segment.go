@@ -58,6 +58,8 @@ type segment struct {
 	// Guarded by Partition.mu while the segment is active.
 	rollAt          int64 // unix ms of the first append, for segment.ms
 	bytesSinceIndex int
+	reserved        int64 // end of the blocks reserved ahead of appends (reserve.go)
+	noReserve       bool  // the file system refused a reservation
 	lastTimeEntry   int64 // timestamp of the last time index entry, -1 if none
 
 	// The segment's largest timestamp once it is closed (loaded lazily for

@@ -65,6 +65,8 @@ type memNode struct {
 	data   []byte
 	synced []byte // durable contents
 	shared bool   // synced aliases data's backing array
+	// reserved is the end of the blocks Reserve allocated (0 if none).
+	reserved int
 	// Directories.
 	children map[string]*memNode
 	durable  map[string]*memNode // entries as of the last SyncDir
@@ -397,6 +399,7 @@ func (n *memNode) writeAt(p []byte, off int) {
 }
 
 func (n *memNode) truncate(size int) {
+	n.reserved = min(n.reserved, size) // ext4 frees blocks past the new size
 	if size < len(n.data) {
 		n.mutating(size)
 		n.data = n.data[:size]
@@ -493,6 +496,44 @@ func (f *memFile) Truncate(size int64) error {
 	}
 	f.n.truncate(int(size))
 	return nil
+}
+
+// Reserve records the reservation (Reserved reports it); MemFS allocates
+// nothing.
+func (f *memFile) Reserve(off, n int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.check("fallocate", true); err != nil {
+		return err
+	}
+	f.n.reserved = max(f.n.reserved, int(off+n))
+	return nil
+}
+
+// Unreserve drops the recorded reservation past size.
+func (f *memFile) Unreserve(size, end int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.check("fallocate", true); err != nil {
+		return err
+	}
+	if f.n.reserved > int(size) {
+		f.n.reserved = max(int(size), len(f.n.data))
+	}
+	return nil
+}
+
+// Reserved returns the end of the blocks reserved past the size of file
+// name (see Reserve), or its size when none are; -1 if there is no such
+// file.
+func (m *MemFS) Reserved(name string) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := m.lookup(name)
+	if n == nil || n.dir {
+		return -1
+	}
+	return int64(max(n.reserved, len(n.data)))
 }
 
 func (f *memFile) Size() (int64, error) {

@@ -11,6 +11,7 @@
 package vfs
 
 import (
+	"errors"
 	"io"
 	"os"
 	"sort"
@@ -120,4 +121,25 @@ func DropCache(f File, off, n int64) {
 	if d, ok := f.(interface{ DropCache(off, n int64) error }); ok && n > 0 {
 		_ = d.DropCache(off, n)
 	}
+}
+
+// Reserve allocates disk blocks for [off, off+n) of f without changing its
+// size, where the file system can (see osFile.Reserve); elsewhere it
+// returns errors.ErrUnsupported. Writes into reserved blocks find them
+// allocated; bytes past the size stay unreadable, and a reservation left
+// after a crash costs disk space only.
+func Reserve(f File, off, n int64) error {
+	if r, ok := f.(interface{ Reserve(off, n int64) error }); ok && n > 0 {
+		return r.Reserve(off, n)
+	}
+	return errors.ErrUnsupported
+}
+
+// Unreserve frees the blocks of f in [size, end) that Reserve allocated
+// past its size of size bytes. The file's contents and size do not change.
+func Unreserve(f File, size, end int64) error {
+	if r, ok := f.(interface{ Unreserve(size, end int64) error }); ok && end > size {
+		return r.Unreserve(size, end)
+	}
+	return nil
 }
