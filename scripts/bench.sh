@@ -13,6 +13,11 @@
 #   produce 100 B records, same settings
 #   a latency run: 1 KiB records at BENCH_LATENCY_RATE records/s, linger 0
 #   consume the 1 KiB topic and the 100 B topic from the start
+# then, on another fresh broker, produce the same number of 1 KiB records
+# (BENCH_VOLUME_RECORDS) to every broker: CPU per MiB at equal volume. On a
+# VM the cost of a MiB written rises once the page cache outgrows the memory
+# the host still backs (docs/benchmarks.md, "Produce CPU per MiB over a
+# run"), so a broker that writes more in the timed run pays more per MiB.
 # and measure the broker's CPU time (utime+stime from /proc/PID/stat around
 # each run) and peak RSS (VmHWM from /proc/PID/status, at the end). Prints
 # the medians over the repeats and the Chronik/peer ratio of each row.
@@ -23,6 +28,7 @@
 #   BENCH_LATENCY_RATE      records/s of the latency run (1000)
 #   BENCH_LATENCY_DURATION  seconds of the latency run (10)
 #   BENCH_PARTITIONS        partitions of each topic (6)
+#   BENCH_VOLUME_RECORDS    1 KiB records of the equal-volume run (3000000, 2.9 GiB; 0: no such run)
 #   BENCH_BROKERS           which brokers, in order ("chronik kfake"); also chronik-drop (--page-cache-tail 32 MiB)
 #                           and chronik-copy (--fetch-copy: no sendfile)
 #   BENCH_DIR               work directory (default: a new one under $TMPDIR)
@@ -43,6 +49,7 @@ REPEAT="${BENCH_REPEAT:-3}"
 LAT_RATE="${BENCH_LATENCY_RATE:-1000}"
 LAT_DURATION="$(secs "${BENCH_LATENCY_DURATION:-10}")"
 PARTITIONS="${BENCH_PARTITIONS:-6}"
+VOLUME="${BENCH_VOLUME_RECORDS:-3000000}"
 BROKERS="${BENCH_BROKERS:-chronik kfake}"
 WORK="${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/chronik-bench.XXXXXX")}"
 mkdir -p "$WORK"
@@ -175,6 +182,14 @@ for rep in $(seq 1 "$REPEAT"); do
     record "$name" "$rep" rss_mib "$(peak_rss_mib "$BPID")"
     stop_broker
     [ "${BENCH_KEEP_DATA:-}" = 1 ] || rm -rf "$DATA"
+    if [ "$VOLUME" -gt 0 ]; then
+      PORT="$(free_port)"
+      DATA="$WORK/data-$name-$rep-volume"
+      start_broker "$name" "$DATA" "$PORT"
+      measure "$name" "$rep" v1k produce --topic bench-volume --record-size 1024 --records "$VOLUME" "${common[@]}"
+      stop_broker
+      [ "${BENCH_KEEP_DATA:-}" = 1 ] || rm -rf "$DATA"
+    fi
   done
 done
 
@@ -207,6 +222,8 @@ report() {
       R[++rows] = "consume 100 B: records/s|c100.records_per_sec|%.0f|higher"
       R[++rows] = "broker CPU s per MiB, produce 1 KiB|p1k.cpu_per_mib|%.4f|lower"
       R[++rows] = "broker CPU s per MiB, produce 100 B|p100.cpu_per_mib|%.4f|lower"
+      R[++rows] = "produce 1 KiB, equal volume: records/s|v1k.records_per_sec|%.0f|higher"
+      R[++rows] = "broker CPU s per MiB, 1 KiB equal volume|v1k.cpu_per_mib|%.4f|lower"
       R[++rows] = "broker CPU s per MiB, consume 1 KiB|c1k.cpu_per_mib|%.4f|lower"
       R[++rows] = "broker peak RSS MiB|rss_mib|%.0f|lower"
       printf "%-42s", "metric (median)"
@@ -235,7 +252,7 @@ awk -F'\t' '
   END {
     for (k in keys) {
       split(k, kb, SUBSEP)
-      n = split("p1k:bytes_acked p100:bytes_acked c1k:bytes", runs, " ")
+      n = split("p1k:bytes_acked p100:bytes_acked c1k:bytes v1k:bytes_acked", runs, " ")
       for (i = 1; i <= n; i++) {
         split(runs[i], rf, ":")
         b = v[k, rf[1] "." rf[2]]; c = v[k, rf[1] ".cpu_s"]
@@ -246,7 +263,7 @@ awk -F'\t' '
 
 echo
 echo "Chronik benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(uname -r), $(go env GOVERSION)"
-echo "load generator and broker share the machine; $PARTITIONS partitions, acks=all, idempotent; $REPEAT repeats, $DURATION per throughput run"
+echo "load generator and broker share the machine; $PARTITIONS partitions, acks=all, idempotent; $REPEAT repeats, $DURATION per throughput run; equal volume: $VOLUME records of 1 KiB on a fresh broker"
 echo "load average (1/5/15 min) at start: $LOAD_START, at end: $(cut -d' ' -f1-3 /proc/loadavg) (the bench itself adds about 2; more means other work competed for the cores)"
 echo
 export LAT_RATE
