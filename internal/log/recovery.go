@@ -266,6 +266,12 @@ func (l *loader) scan(s *segment, from logPos) (logPos, error) {
 		if err == nil && (h.LastOffsetDelta < 0 || h.LastOffset()-s.base > 1<<31-1) {
 			err = fmt.Errorf("bad last offset delta %d", h.LastOffsetDelta)
 		}
+		// Append writes a batch before walking its records and cuts it
+		// off if they are malformed (records.ValidateDeferred); a crash
+		// in between leaves it here, at the end of the last segment.
+		if err == nil && s.base == l.lastBase {
+			err = records.CheckRecords(b, h)
+		}
 		if err != nil {
 			l.p.logger.Debug("scan stopped", "file", s.name(), "position", pos, "err", err)
 			break

@@ -198,7 +198,7 @@ func (p *Partition) AppendMarker(pid int64, epoch int16, commit bool, coordinato
 	p.vmu.RUnlock()
 	h.BaseOffset = off
 	hdrs := []records.Header{h}
-	if err := p.writeLocked(cfg, batch, hdrs, off, off+1, func(*records.Header) {}); err != nil {
+	if err := p.writeLocked(cfg, batch, hdrs, off, off+1, nil, func(*records.Header) {}); err != nil {
 		return -1, err
 	}
 	first := p.producers.marker(pid, epoch)

@@ -86,6 +86,20 @@ func checkBatch(t *testing.T, b []byte) {
 			}
 		}
 	}
+	// ValidateDeferred plus, when it defers, Validate is ValidateDeep.
+	dh, deferred, ferr := ValidateDeferred(b)
+	if ferr != nil && !isRecordsErr(ferr) {
+		t.Fatalf("ValidateDeferred: unexpected error %v", ferr)
+	}
+	if ferr == nil && deferred {
+		if dh.Codec() != CodecNone {
+			t.Fatalf("ValidateDeferred deferred the checks of a %v batch", dh.Codec())
+		}
+		_, ferr = Validate(b)
+	}
+	if deepErr := func() error { _, e := ValidateDeep(b, 0); return e }(); (ferr == nil) != (deepErr == nil) {
+		t.Fatalf("ValidateDeferred then Validate: %v; ValidateDeep: %v", ferr, deepErr)
+	}
 	hd, derr := ValidateDeep(b, fuzzLimit)
 	if derr != nil && !isRecordsErr(derr) {
 		t.Fatalf("ValidateDeep: unexpected error %v", derr)
