@@ -2,7 +2,7 @@
 export GOFLAGS := -buildvcs=false
 FUZZTIME ?= 10s
 
-.PHONY: build test compat bench fuzz vet fmt clean
+.PHONY: build test compat bench gobench fuzz vet fmt clean
 
 build:
 	go build -o bin/chronik ./cmd/chronik
@@ -13,8 +13,12 @@ test:
 compat: build
 	CHRONIK_BIN=$(CURDIR)/bin/chronik ./scripts/compat.sh
 
-# Placeholder until dedicated benchmarks exist.
+# Chronik against franz-go's kfake, same load, ratios per row (docs/benchmarks.md);
+# gobench runs the Go microbenchmarks.
 bench:
+	./scripts/bench.sh
+
+gobench:
 	go test -run='^$$' -bench=. -benchmem ./...
 
 # Runs every fuzz target for FUZZTIME each (make fuzz FUZZTIME=1m).
