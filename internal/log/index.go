@@ -120,6 +120,7 @@ func (x *indexFile) flushLocked(sync bool) error {
 	if x.onDisk == x.n && (!x.dirty || !sync) {
 		return nil
 	}
+	defer takeSyncSlot()()
 	f, err := x.fs.OpenFile(x.path, os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return storageErr("open", x.path, err)
