@@ -114,17 +114,28 @@ func datasync(f *os.File) error {
 	return serr
 }
 
-// fdatasync is the system call, retried on EINTR.
+// fdatasync is the system call, retried on EINTR. Like the ring's, it
+// holds f open through the call (RawConn.Control), so a concurrent Close
+// waits instead of freeing the descriptor number for another file.
 func fdatasync(f *os.File) error {
-	for {
-		err := syscall.Fdatasync(int(f.Fd()))
-		if err != syscall.EINTR {
-			if err != nil {
-				return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
+	var serr error
+	rc, err := f.SyscallConn()
+	if err == nil {
+		err = rc.Control(func(fd uintptr) {
+			for {
+				if serr = syscall.Fdatasync(int(fd)); serr != syscall.EINTR {
+					return
+				}
 			}
-			return nil
-		}
+		})
 	}
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
+	}
+	return nil
 }
 
 func newUring() (_ *uring, err error) {
@@ -207,14 +218,22 @@ func (r *uring) fdatasync(f *os.File) (err error, ok bool) {
 	if err != nil {
 		return nil, false
 	}
-	submitted := false
-	// Control holds f open while the request names its descriptor; the
-	// kernel takes its own reference to the file at submission.
-	cerr := rc.Control(func(fd uintptr) { submitted = r.submit(int32(fd), slot) })
+	var (
+		res       int32
+		submitted bool
+	)
+	// Control holds f open until the sync is done, not only while it is
+	// submitted: an io-wq worker looks the descriptor up when it runs the
+	// request (since Linux 5.18), so the number must still name this file
+	// then. A Close meanwhile waits for Control to return.
+	cerr := rc.Control(func(fd uintptr) {
+		if submitted = r.submit(int32(fd), slot); submitted {
+			res = <-r.done[slot]
+		}
+	})
 	if cerr != nil || !submitted {
 		return nil, false
 	}
-	res := <-r.done[slot]
 	switch {
 	case res == resRingFailed:
 		return nil, false

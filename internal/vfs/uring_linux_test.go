@@ -126,3 +126,35 @@ func TestUringFailedReaper(t *testing.T) {
 		}
 	}
 }
+
+// A Close racing a sync waits for it: the worker that runs the request
+// looks the descriptor up then, so the file must still be open. The sync
+// either completes or is refused as closed before it is submitted; the
+// kernel never sees a closed (or reused) descriptor.
+func TestUringCloseWaitsForSync(t *testing.T) {
+	r := newTestRing(t)
+	dir := t.TempDir()
+	for i := range 300 {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprint(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString("x"); err != nil {
+			t.Fatal(err)
+		}
+		res := make(chan error, 1)
+		go func() {
+			err, ok := r.fdatasync(f)
+			if !ok && err == nil {
+				err = os.ErrClosed // refused before submission
+			}
+			res <- err
+		}()
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-res; err != nil && err != os.ErrClosed {
+			t.Fatalf("round %d: %v", i, err)
+		}
+	}
+}
