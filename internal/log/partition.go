@@ -227,7 +227,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	if deferred {
 		verify = func() error {
 			return records.Split(batches, func(_ records.Header, b []byte) error {
-				_, err := records.Validate(b)
+				_, err := records.ValidateWritten(b) // just copied: in the cache
 				return err
 			})
 		}

@@ -29,6 +29,9 @@ func TestChecksumMatchesCRC32C(t *testing.T) {
 			if got, want := checksum(p), crc32.Checksum(p, castagnoli); got != want {
 				t.Fatalf("len %d at %d: checksum %08x, crc32 %08x", n, start, got, want)
 			}
+			if got, want := cachedChecksum(p), crc32.Checksum(p, castagnoli); got != want {
+				t.Fatalf("len %d at %d: cachedChecksum %08x, crc32 %08x", n, start, got, want)
+			}
 		}
 	}
 }
